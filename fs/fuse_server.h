@@ -1,0 +1,66 @@
+/*
+ * The FUSE file server: transport-independent request handling.
+ *
+ * A transport (host /dev/fuse in fs/fuse_dev.c, virtqueues in fs/virtio_fs.c) hands one
+ * request to fuse_dispatch() as scattered readable buffers (fuse_in_header, arguments,
+ * WRITE payload) and scattered writable buffers for the reply (fuse_out_header, reply
+ * body, READ payload). The server trusts nothing in the request: every length, name and
+ * id is checked in fs/fuse_server.c before an operation in fs/passthrough.c sees it.
+ */
+#ifndef NOOK_FS_FUSE_SERVER_H
+#define NOOK_FS_FUSE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+enum fs_cache_mode {
+	FS_CACHE_NEVER,     /* no entry/attr caching, direct I/O */
+	FS_CACHE_METADATA,  /* cache entries and attributes, not file data */
+	FS_CACHE_AUTO,      /* short timeouts, page cache kept while mtime/size unchanged */
+	FS_CACHE_ALWAYS,    /* long timeouts, keep page cache: guest is the only writer */
+};
+
+struct fs_options {
+	char source[4096];       /* shared directory (host path) */
+	enum fs_cache_mode cache;
+	bool writeback;          /* FUSE_WRITEBACK_CACHE */
+	bool xattr;              /* extended attributes */
+	bool posix_acl;          /* POSIX ACLs (implies xattr) */
+	bool readonly;           /* every modifying request fails with EROFS */
+	bool inode_file_handles; /* keep file handles instead of O_PATH fds where possible */
+	bool announce_submounts; /* FUSE_ATTR_SUBMOUNT for crossed mount points */
+	bool flock;              /* GETLK/SETLK/SETLKW and flock passthrough */
+	int threads;             /* worker threads of a transport; 0 = transport default */
+};
+
+/* Fill defaults: local-file-system semantics (cache=auto, xattr on, writeback off). */
+void fs_options_init(struct fs_options *o);
+
+/* Parse "opt[,opt...]" (cache=MODE, writeback, no_writeback, xattr, no_xattr, posix_acl,
+ * ro/readonly, threads=N, inode_file_handles, announce_submounts, flock, source=DIR).
+ * Returns 0, or -1 with a one-line message in err. */
+int fs_options_parse(struct fs_options *o, const char *opts, char *err, size_t errlen);
+
+struct fuse_server;
+
+/* Opens the shared directory; NULL with a message in err on failure. */
+struct fuse_server *fuse_server_new(const struct fs_options *o, char *err, size_t errlen);
+void fuse_server_free(struct fuse_server *s);
+
+/*
+ * Handles one request. Returns the number of bytes written into out (the reply length,
+ * starting with fuse_out_header), or 0 when the request takes no reply (FORGET,
+ * BATCH_FORGET, or a request too broken to answer). Safe to call from many threads.
+ */
+size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
+		     const struct iovec *out, int out_cnt);
+
+/* True once the client sent DESTROY (or the transport should stop). */
+bool fuse_server_destroyed(const struct fuse_server *s);
+
+/* `nook fs serve SRC MOUNTPOINT [-o opts]`: the host /dev/fuse transport's entry point,
+ * called by vmm/main.c with argv[0] == "serve". Returns the process exit status. */
+int fs_serve_main(int argc, char **argv);
+
+#endif
