@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "devices/virtq.h"
+#include "fs/fuse_abi.h"
+#include "fs/fuse_server.h"
 #include "vmm/log.h"
 
 #define VFS_HIPRIO 0
@@ -146,6 +148,24 @@ static void vfs_submit(struct virtio_fs *fs, struct vfs_req *r)
 	pthread_mutex_unlock(&fs->pool_lock);
 }
 
+/* Copy n iovecs into dst, merging neighbours that are adjacent in host memory (guest
+ * pages that are physically contiguous): fewer, larger iovecs for preadv/pwritev and
+ * for the server's per-request iovec limit. Returns the count written. */
+static uint32_t vfs_coalesce(struct iovec *dst, const struct iovec *src, uint32_t n)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (k && (uint8_t *)dst[k - 1].iov_base + dst[k - 1].iov_len ==
+			 (uint8_t *)src[i].iov_base) {
+			dst[k - 1].iov_len += src[i].iov_len;
+			continue;
+		}
+		dst[k++] = src[i];
+	}
+	return k;
+}
+
 static struct vfs_req *vfs_req_new(struct vfs_queue *q, uint64_t gen,
 				   const struct virtq_elem *e)
 {
@@ -156,11 +176,9 @@ static struct vfs_req *vfs_req_new(struct vfs_queue *q, uint64_t gen,
 	r->q = q;
 	r->gen = gen;
 	r->head = e->head;
-	r->nr_read = e->nr_read;
-	r->nr_write = e->nr_write;
 	r->write_len = e->write_len;
-	memcpy(r->iov, e->read, sizeof(struct iovec) * e->nr_read);
-	memcpy(r->iov + e->nr_read, e->write, sizeof(struct iovec) * e->nr_write);
+	r->nr_read = vfs_coalesce(r->iov, e->read, e->nr_read);
+	r->nr_write = vfs_coalesce(r->iov + r->nr_read, e->write, e->nr_write);
 	return r;
 }
 
@@ -297,15 +315,31 @@ static int vfs_queue_start(void *dev, uint32_t qi, struct virtq *vq, int kick_fd
 	return 0;
 }
 
+/*
+ * A device reset ends the guest's FUSE session as surely as an unmount: tell the server
+ * with a DESTROY of our own so the next driver's INIT is accepted (a guest that reboots,
+ * kexecs or reloads the module never unmounted cleanly).
+ */
+static void vfs_end_session(struct virtio_fs *fs)
+{
+	struct fuse_in_header in = { .len = sizeof(in), .opcode = FUSE_DESTROY };
+	uint8_t out_buf[sizeof(struct fuse_out_header)];
+	struct iovec iin = { &in, sizeof(in) }, iout = { out_buf, sizeof(out_buf) };
+
+	(void)fs->dispatch(fs->opaque, &iin, 1, &iout, 1);
+}
+
 /* Synchronous: when this returns no thread of ours touches a struct virtq. */
 static void vfs_reset(void *dev)
 {
 	struct virtio_fs *fs = dev;
+	bool was_running = false;
 
 	for (uint32_t i = 0; i < fs->nq; i++) {
 		struct vfs_queue *q = &fs->q[i];
 
 		pthread_mutex_lock(&q->lock);
+		was_running |= q->active;
 		q->active = false;
 		q->gen++;
 		q->inflight = 0;
@@ -321,6 +355,8 @@ static void vfs_reset(void *dev)
 		q->vq = NULL;
 		pthread_mutex_unlock(&q->lock);
 	}
+	if (was_running)
+		vfs_end_session(fs);
 }
 
 /* Shared-memory regions: none yet. The DAX window will be region 0 and the version
@@ -434,6 +470,19 @@ oom_free:
 oom:
 	snprintf(err, errlen, "virtio-fs: out of memory");
 	return NULL;
+}
+
+static size_t vfs_fuse_dispatch(void *opaque, const struct iovec *in, int in_cnt,
+				const struct iovec *out, int out_cnt)
+{
+	return fuse_dispatch(opaque, in, in_cnt, out, out_cnt);
+}
+
+struct virtio_fs *virtio_fs_create(const char *tag, struct fuse_server *srv,
+				   int num_request_queues, int threads, char *err, size_t errlen)
+{
+	return virtio_fs_create_with(tag, vfs_fuse_dispatch, srv, num_request_queues, threads,
+				     err, errlen);
 }
 
 void virtio_fs_destroy(struct virtio_fs *fs)
