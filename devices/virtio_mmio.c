@@ -35,8 +35,20 @@ struct virtio_mmio {
 	uint32_t isr;                /* atomic: device threads set bits */
 	uint32_t config_gen;         /* atomic */
 	int irq_fd;
+	bool guest_warned;           /* a guest mistake was logged since the last reset */
 	struct vmmio_queue q[VIRTIO_MMIO_MAX_QUEUES];
 };
+
+/* Guest mistakes: the first one per device reset is a warning, the rest debug lines, so
+ * a looping guest cannot flood the log. Called with t->lock held. */
+#define vmmio_guest_warn(t, ...) do {				\
+	if ((t)->guest_warned) {				\
+		log_debug(__VA_ARGS__);				\
+	} else {						\
+		(t)->guest_warned = true;			\
+		log_warn(__VA_ARGS__);				\
+	}							\
+} while (0)
 
 static void vmmio_raise(struct virtio_mmio *t, uint32_t bit)
 {
@@ -116,6 +128,7 @@ static void vmmio_reset_locked(struct virtio_mmio *t)
 	}
 	t->dev_feat_sel = t->drv_feat_sel = t->queue_sel = t->shm_sel = 0;
 	t->driver_features = 0;
+	t->guest_warned = false;
 	__atomic_store_n(&t->isr, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&t->status, 0, __ATOMIC_SEQ_CST);
 }
@@ -147,9 +160,9 @@ static void vmmio_start_queue(struct virtio_mmio *t, uint32_t i)
 	if (rc == 0)
 		rc = t->ops->queue_start(t->dev, i, &q->vq, q->kick_fd);
 	else
-		log_warn("virtio-mmio: queue %u: %s", i, why);
+		vmmio_guest_warn(t, "virtio-mmio: queue %u: %s", i, why);
 	if (rc < 0) {
-		log_warn("virtio-mmio: queue %u failed to start; device needs reset", i);
+		vmmio_guest_warn(t, "virtio-mmio: queue %u failed to start; device needs reset", i);
 		vmmio_needs_reset(t);
 		return;
 	}
@@ -159,12 +172,12 @@ static void vmmio_start_queue(struct virtio_mmio *t, uint32_t i)
 static bool vmmio_features_ok(struct virtio_mmio *t)
 {
 	if (t->driver_features & ~t->device_features) {
-		log_warn("virtio-mmio: driver accepted features 0x%llx not offered",
+		vmmio_guest_warn(t, "virtio-mmio: driver accepted features 0x%llx not offered",
 			 (unsigned long long)(t->driver_features & ~t->device_features));
 		return false;
 	}
 	if (!(t->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
-		log_warn("virtio-mmio: driver did not accept VIRTIO_F_VERSION_1 (legacy driver)");
+		vmmio_guest_warn(t, "virtio-mmio: driver did not accept VIRTIO_F_VERSION_1 (legacy driver)");
 		return false;
 	}
 	return true;
@@ -184,7 +197,7 @@ static void vmmio_write_status(struct virtio_mmio *t, uint32_t v)
 	    !vmmio_features_ok(t))
 		v &= ~VIRTIO_STATUS_FEATURES_OK;   /* the driver reads it back and gives up */
 	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(v & VIRTIO_STATUS_FEATURES_OK)) {
-		log_warn("virtio-mmio: DRIVER_OK without FEATURES_OK ignored");
+		vmmio_guest_warn(t, "virtio-mmio: DRIVER_OK without FEATURES_OK ignored");
 		v &= ~VIRTIO_STATUS_DRIVER_OK;
 	}
 	/* Keep a NEEDS_RESET a device thread may set concurrently. */
@@ -214,7 +227,7 @@ static void vmmio_write_ready(struct virtio_mmio *t, struct vmmio_queue *q, uint
 		return;
 	/* Validate the rings now so a bad layout is refused before any use. */
 	if (vmmio_setup_vq(t, i, &why) < 0) {
-		log_warn("virtio-mmio: queue %u: %s; device needs reset", i, why);
+		vmmio_guest_warn(t, "virtio-mmio: queue %u: %s; device needs reset", i, why);
 		vmmio_needs_reset(t);
 		return;
 	}
