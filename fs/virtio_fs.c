@@ -59,6 +59,7 @@ struct vfs_queue {
 struct virtio_fs {
 	uint8_t config[VIRTIO_FS_TAG_MAX + 4];   /* struct virtio_fs_config */
 	uint32_t nq;                              /* 1 + request queues */
+	struct virtio_shm_region shm[VIRTIO_FS_SHM_MAX];   /* len 0 = absent */
 	virtio_fs_dispatch_fn *dispatch;
 	void *opaque;
 	struct vfs_queue *q;
@@ -359,14 +360,25 @@ static void vfs_reset(void *dev)
 		vfs_end_session(fs);
 }
 
-/* Shared-memory regions: none yet. The DAX window will be region 0 and the version
- * table region 1 (both answered here; the transport needs no change). */
+/* Shared-memory regions (DAX window = 0, version table = 1) as set by the VMM; the
+ * transport reports absent ones with length ~0. */
 static bool vfs_shm_region(void *dev, uint32_t id, struct virtio_shm_region *r)
 {
-	(void)dev;
-	(void)id;
-	(void)r;
-	return false;
+	struct virtio_fs *fs = dev;
+
+	if (id >= VIRTIO_FS_SHM_MAX || fs->shm[id].len == 0)
+		return false;
+	*r = fs->shm[id];
+	return true;
+}
+
+int virtio_fs_set_shm_region(struct virtio_fs *fs, uint32_t id, uint64_t gpa, uint64_t len)
+{
+	if (id >= VIRTIO_FS_SHM_MAX || (len && gpa > UINT64_MAX - len))
+		return -EINVAL;
+	fs->shm[id].addr = gpa;
+	fs->shm[id].len = len;
+	return 0;
 }
 
 const struct virtio_dev_ops virtio_fs_dev_ops = {

@@ -57,6 +57,17 @@ struct virtio_fs *virtio_fs_create_with(const char *tag, virtio_fs_dispatch_fn *
  * and frees the device. Destroy the transport first. */
 void virtio_fs_destroy(struct virtio_fs *fs);
 
+/*
+ * Shared-memory regions the device reports through the transport's SHM registers:
+ * VIRTIO_FS_SHM_DAX (the DAX cache window) and VIRTIO_FS_SHM_VERSION (the version
+ * table). gpa/len are guest-physical; the VMM maps the memory and wires DAX requests
+ * (fuse_server_set_dax). Set before the guest boots; len 0 removes the region.
+ */
+#define VIRTIO_FS_SHM_DAX     0
+#define VIRTIO_FS_SHM_VERSION 1
+#define VIRTIO_FS_SHM_MAX     2
+int virtio_fs_set_shm_region(struct virtio_fs *fs, uint32_t id, uint64_t gpa, uint64_t len);
+
 /* Requests popped but not yet completed on queue q (tests, debugging). */
 uint32_t virtio_fs_inflight(struct virtio_fs *fs, uint32_t q);
 

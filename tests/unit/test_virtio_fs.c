@@ -491,3 +491,23 @@ Test(virtio_fs, destroy_while_running)
 	send(&rq, 1, OP_ECHO, 1, "bye", 3, 16);
 	/* teardown destroys transport and device with the queue threads live */
 }
+
+Test(virtio_fs, shm_regions_for_dax_and_version_table)
+{
+	vtd_write32(t, VIRTIO_MMIO_SHM_SEL, VIRTIO_FS_SHM_DAX);
+	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_LEN_LOW), ~0u, "no DAX window by default");
+	cr_assert_eq(virtio_fs_set_shm_region(fs, VIRTIO_FS_SHM_DAX, 0x100000000ULL, 1ULL << 30), 0);
+	cr_assert_eq(virtio_fs_set_shm_region(fs, VIRTIO_FS_SHM_VERSION, 0x140000000ULL, 4096), 0);
+	cr_assert_eq(virtio_fs_set_shm_region(fs, 2, 0, 4096), -EINVAL);
+	cr_assert_eq(virtio_fs_set_shm_region(fs, 0, UINT64_MAX, 2), -EINVAL);
+	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_LEN_LOW), 1u << 30);
+	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_LEN_HIGH), 0);
+	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_BASE_LOW), 0);
+	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_BASE_HIGH), 1);
+	vtd_write32(t, VIRTIO_MMIO_SHM_SEL, VIRTIO_FS_SHM_VERSION);
+	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_LEN_LOW), 4096);
+	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_BASE_HIGH), 1);
+	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_BASE_LOW), 0x40000000u);
+	cr_assert_eq(virtio_fs_set_shm_region(fs, VIRTIO_FS_SHM_VERSION, 0, 0), 0);
+	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_LEN_LOW), ~0u);
+}
