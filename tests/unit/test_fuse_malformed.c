@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,4 +423,74 @@ Test(fuse_iov, read_write_skip_across_pieces)
 	fuse_iov_truncate(&cur, 100);
 	cr_assert_eq(fuse_iov_left(&cur), 0, "truncate never raises");
 	cr_assert_eq(fuse_iov_total(NULL, 0), 0);
+}
+
+/* Many threads racing lookups, forgets, opens and releases on the same names. */
+struct race_arg {
+	struct fuse_server *s;
+	int id;
+};
+
+static void *race_worker(void *p)
+{
+	struct race_arg *a = p;
+	unsigned char req[128], out[512];
+
+	for (int i = 0; i < 3000; i++) {
+		struct fuse_in_header *h = (void *)req;
+		struct iovec iv = { req, 0 }, ov = { out, sizeof(out) };
+		struct fuse_out_header oh;
+		struct fuse_entry_out e;
+		const char *name = (i % 3) ? "shared" : "other";
+		size_t n;
+
+		memset(h, 0, sizeof(*h));
+		h->opcode = FUSE_LOOKUP;
+		h->unique = (uint64_t)i;
+		h->nodeid = 1;
+		h->len = (uint32_t)(sizeof(*h) + strlen(name) + 1);
+		memcpy(req + sizeof(*h), name, strlen(name) + 1);
+		iv.iov_len = h->len;
+		n = fuse_dispatch(a->s, &iv, 1, &ov, 1);
+		cr_assert_geq(n, sizeof(oh));
+		memcpy(&oh, out, sizeof(oh));
+		if (oh.error)
+			continue;
+		memcpy(&e, out + sizeof(oh), sizeof(e));
+		/* getattr, then forget what we looked up. */
+		struct fuse_getattr_in gi = { 0 };
+		h->opcode = FUSE_GETATTR;
+		h->nodeid = e.nodeid;
+		h->len = sizeof(*h) + sizeof(gi);
+		memcpy(req + sizeof(*h), &gi, sizeof(gi));
+		iv.iov_len = h->len;
+		cr_assert_gt(fuse_dispatch(a->s, &iv, 1, &ov, 1), 0);
+		memcpy(&oh, out, sizeof(oh));
+		cr_assert_eq(oh.error, 0, "a node we hold a lookup on must stay valid");
+		struct fuse_forget_in fg = { .nlookup = 1 };
+		h->opcode = FUSE_FORGET;
+		h->len = sizeof(*h) + sizeof(fg);
+		memcpy(req + sizeof(*h), &fg, sizeof(fg));
+		iv.iov_len = h->len;
+		cr_assert_eq(fuse_dispatch(a->s, &iv, 1, &ov, 1), 0);
+	}
+	return NULL;
+}
+
+Test(fuse_bad, concurrent_lookup_forget)
+{
+	pthread_t th[4];
+	struct race_arg args[4];
+	struct fuse_entry_out e;
+
+	close(open(ft_path(&t, "shared"), O_CREAT | O_WRONLY, 0644));
+	close(open(ft_path(&t, "other"), O_CREAT | O_WRONLY, 0644));
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct race_arg){ t.s, i };
+		cr_assert_eq(pthread_create(&th[i], NULL, race_worker, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	/* Every lookup was forgotten: a new lookup gets a fresh node. */
+	cr_assert_eq(ft_lookup(&t, 1, "shared", &e), 0);
 }
