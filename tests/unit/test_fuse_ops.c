@@ -932,3 +932,68 @@ Test(fuse_ops, writeback_opens_wronly_as_rdwr)
 	cr_assert_eq(buf[0], 'X', "O_APPEND dropped: the kernel positions writes");
 	ft_release(&t, e.nodeid, fh, false);
 }
+
+/* DAX hook: a fake window of 1 MiB recording the calls. */
+static uint64_t dax_last_moff, dax_last_len;
+static int dax_calls;
+
+static int fake_setup(void *opaque, int fd, uint64_t foff, uint64_t len, uint64_t moff, bool w)
+{
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(opaque, &t);
+	if (moff + len > (1 << 20))
+		return -EINVAL;
+	dax_last_moff = moff;
+	dax_last_len = len;
+	dax_calls++;
+	return 0;
+}
+
+static int fake_remove(void *opaque, uint64_t moff, uint64_t len)
+{
+	dax_calls++;
+	return 0;
+}
+
+static const struct fuse_dax_ops fake_dax = { fake_setup, fake_remove };
+
+Test(fuse_ops, dax_hook)
+{
+	struct fuse_init_in ii = { .major = 7, .minor = 45, .flags = FUSE_MAP_ALIGNMENT };
+	struct fuse_init_out io;
+	struct fuse_setupmapping_in sm = { 0 };
+	struct {
+		struct fuse_removemapping_in in;
+		struct fuse_removemapping_one one[2];
+	} rm = { { 2 }, { { 0, 4096 }, { 8192, 4096 } } };
+	struct fuse_entry_out e;
+	uint64_t fh;
+
+	cr_assert_eq(ft_req(&t, FUSE_DESTROY, 0, NULL, 0, NULL, 0, NULL), 0);
+	fuse_server_set_dax(t.s, &fake_dax, &t);
+	cr_assert_eq(ft_req(&t, FUSE_INIT, 0, &ii, sizeof(ii), &io, sizeof(io), NULL), 0);
+	cr_assert(io.flags & FUSE_MAP_ALIGNMENT);
+	cr_assert_eq(io.map_alignment, 12);
+	cr_assert_eq(ft_create(&t, 1, "f", 0644, O_RDWR, &e, &fh), 0);
+	sm.fh = fh;
+	sm.len = 2 << 20;
+	sm.moffset = 0;
+	sm.flags = FUSE_SETUPMAPPING_FLAG_READ;
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), -EINVAL,
+		     "outside the window (checked by the transport)");
+	sm.len = 4096;
+	sm.moffset = 8192;
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), 0);
+	cr_assert_eq(dax_last_moff, 8192);
+	cr_assert_eq(dax_last_len, 4096);
+	sm.moffset = UINT64_MAX - 100;
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), -EINVAL);
+	sm.moffset = 0;
+	sm.fh = 9999;
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), -EBADF);
+	cr_assert_eq(ft_req(&t, FUSE_REMOVEMAPPING, 1, &rm, sizeof(rm), NULL, 0, NULL), 0);
+	cr_assert_eq(dax_calls, 3);
+	rm.in.count = 3; /* more entries than the request carries */
+	cr_assert_eq(ft_req(&t, FUSE_REMOVEMAPPING, 1, &rm, sizeof(rm), NULL, 0, NULL), -EINVAL);
+	ft_release(&t, e.nodeid, fh, false);
+}
