@@ -20,6 +20,7 @@
 
 #include "fs/fuse_abi.h"
 #include "fs/fuse_iov.h"
+#include "fs/handle.h"
 #include "fs/passthrough.h"
 #include "vmm/log.h"
 
@@ -42,6 +43,8 @@ struct fuse_server {
 	atomic_bool destroyed;
 	uint32_t minor;          /* negotiated minor version */
 	uint64_t flags;          /* negotiated INIT flags (flags | flags2 << 32) */
+	const struct fuse_dax_ops *dax;
+	void *dax_opaque;
 };
 
 /* One request being handled. */
@@ -166,6 +169,8 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 		f |= FUSE_SUBMOUNTS;
 	if (o->flock)
 		f |= FUSE_FLOCK_LOCKS | FUSE_POSIX_LOCKS;
+	if (s->dax)
+		f |= FUSE_MAP_ALIGNMENT;
 	return f;
 }
 
@@ -207,6 +212,9 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 	out.max_write = FUSE_MAX_WRITE;
 	out.time_gran = 1;
 	out.max_pages = FUSE_MAX_PAGES_VAL;
+	/* DAX mappings are page granular (log2 of 4 KiB). */
+	if (f & FUSE_MAP_ALIGNMENT)
+		out.map_alignment = 12;
 	if (fuse_iov_write(c->out, &out, sizeof(out))) {
 		atomic_store(&s->state, FUSE_ST_WAIT_INIT);
 		return -EIO;
@@ -689,12 +697,55 @@ static int64_t fuse_do_enosys(struct fuse_ctx *c)
 }
 
 /*
- * DAX window hook: SETUPMAPPING/REMOVEMAPPING map file ranges into the device's shared
- * memory region. Not implemented yet: a DAX-capable transport will route these to its
- * own mapper (and INIT will then offer FUSE_MAP_ALIGNMENT / HAS_INODE_DAX).
+ * DAX window: SETUPMAPPING/REMOVEMAPPING map file ranges into the device's shared
+ * memory window. Validated here, carried out by the transport's fuse_dax_ops.
  */
-static int64_t fuse_do_setupmapping(struct fuse_ctx *c) { return -ENOSYS; }
-static int64_t fuse_do_removemapping(struct fuse_ctx *c) { return -ENOSYS; }
+static int64_t fuse_do_setupmapping(struct fuse_ctx *c)
+{
+	const struct fuse_setupmapping_in *in = (const void *)c->arg;
+	struct handle *h;
+	int err;
+
+	if (!c->s->dax)
+		return -ENOSYS;
+	if (in->len == 0 || in->foffset > UINT64_MAX - in->len || in->moffset > UINT64_MAX - in->len ||
+	    (in->flags & ~(uint64_t)(FUSE_SETUPMAPPING_FLAG_WRITE | FUSE_SETUPMAPPING_FLAG_READ)))
+		return -EINVAL;
+	if (c->s->fs.opt.readonly && (in->flags & FUSE_SETUPMAPPING_FLAG_WRITE))
+		return -EROFS;
+	h = pt_handle_get(&c->s->fs, in->fh);
+	if (!h)
+		return -EBADF;
+	err = c->s->dax->setup(c->s->dax_opaque, h->fd, in->foffset, in->len, in->moffset,
+			       in->flags & FUSE_SETUPMAPPING_FLAG_WRITE);
+	pt_handle_put(&c->s->fs, h);
+	return err;
+}
+
+static int64_t fuse_do_removemapping(struct fuse_ctx *c)
+{
+	struct fuse_removemapping_in in;
+	struct fuse_removemapping_one one;
+
+	if (!c->s->dax)
+		return -ENOSYS;
+	if (fuse_iov_read(c->in, &in, sizeof(in)))
+		return -EINVAL;
+	/* Entries are streamed: count may not exceed what the request really carries. */
+	if (in.count > fuse_iov_left(c->in) / sizeof(one))
+		return -EINVAL;
+	for (uint32_t i = 0; i < in.count; i++) {
+		int err;
+
+		if (fuse_iov_read(c->in, &one, sizeof(one)))
+			return -EINVAL;
+		if (one.len == 0 || one.moffset > UINT64_MAX - one.len)
+			return -EINVAL;
+		if ((err = c->s->dax->remove(c->s->dax_opaque, one.moffset, one.len)))
+			return err;
+	}
+	return 0;
+}
 
 #define OP(code, fn_, in_, out_, fl_) [code] = { fn_, in_, out_, fl_ }
 static const struct fuse_op fuse_ops[FUSE_ABI_OP_MAX + 1] = {
@@ -747,8 +798,9 @@ static const struct fuse_op fuse_ops[FUSE_ABI_OP_MAX + 1] = {
 	OP(FUSE_LSEEK, fuse_do_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out), 0),
 	OP(FUSE_COPY_FILE_RANGE, fuse_do_copy_file_range, sizeof(struct fuse_copy_file_range_in),
 	   sizeof(struct fuse_write_out), FUSE_OP_MODIFIES),
-	OP(FUSE_SETUPMAPPING, fuse_do_setupmapping, 0, 0, 0),
-	OP(FUSE_REMOVEMAPPING, fuse_do_removemapping, 0, 0, 0),
+	OP(FUSE_SETUPMAPPING, fuse_do_setupmapping, sizeof(struct fuse_setupmapping_in), 0, 0),
+	OP(FUSE_REMOVEMAPPING, fuse_do_removemapping, sizeof(struct fuse_removemapping_in), 0,
+	   FUSE_OP_STREAM),
 	OP(FUSE_SYNCFS, fuse_do_syncfs, sizeof(struct fuse_syncfs_in), 0, 0),
 	OP(FUSE_TMPFILE, fuse_do_tmpfile, sizeof(struct fuse_create_in),
 	   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), FUSE_OP_MODIFIES),
@@ -900,6 +952,12 @@ void fuse_server_free(struct fuse_server *s)
 		return;
 	pt_fs_destroy(&s->fs);
 	free(s);
+}
+
+void fuse_server_set_dax(struct fuse_server *s, const struct fuse_dax_ops *ops, void *opaque)
+{
+	s->dax = ops;
+	s->dax_opaque = opaque;
 }
 
 bool fuse_server_destroyed(const struct fuse_server *s)

@@ -203,7 +203,12 @@ static int inode_mount_fd(struct inode_table *t, uint64_t mnt_id, int fd)
 			return t->mounts[i].fd;
 	if (t->nmounts == INODE_MAX_MOUNTS)
 		return -1;
-	fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	char path[32];
+
+	/* open_by_handle_at() refuses an O_PATH mount fd: keep a real open of this
+	 * object (reached through our own fd, never a guest string). */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;
 	t->mounts[t->nmounts].mnt_id = mnt_id;

@@ -1146,3 +1146,13 @@ int pt_setlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in 
 	handle_put(fs->handles, h);
 	return err;
 }
+
+struct handle *pt_handle_get(struct pt_fs *fs, uint64_t fh)
+{
+	return handle_get(fs->handles, fh, false);
+}
+
+void pt_handle_put(struct pt_fs *fs, struct handle *h)
+{
+	handle_put(fs->handles, h);
+}

@@ -87,6 +87,9 @@ int64_t pt_copy_file_range(struct pt_fs *fs, const struct pt_req *rq,
 int pt_syncfs(struct pt_fs *fs, const struct pt_req *rq);
 int pt_getlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in *in,
 	     struct fuse_lk_out *out);
+/* The host fd of an open file for the duration of a DAX setup call. */
+struct handle *pt_handle_get(struct pt_fs *fs, uint64_t fh);
+void pt_handle_put(struct pt_fs *fs, struct handle *h);
 int pt_setlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in *in, bool wait);
 
 #endif
