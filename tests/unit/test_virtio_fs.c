@@ -511,3 +511,31 @@ Test(virtio_fs, shm_regions_for_dax_and_version_table)
 	cr_assert_eq(virtio_fs_set_shm_region(fs, VIRTIO_FS_SHM_VERSION, 0, 0), 0);
 	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_SHM_LEN_LOW), ~0u);
 }
+
+/* vCPU-side resets racing device threads and workers: 100 rounds of bring-up, a burst of
+ * requests on both queues, and a reset while they are still in flight. */
+Test(virtio_fs, reset_storm)
+{
+	struct sent s;
+
+	for (int round = 0; round < 100; round++) {
+		m.next = VTD_RAM_GPA;   /* reuse guest RAM like a rebooting guest */
+		if (round)
+			bring_up(64, 1);
+		for (int r = 0; r < 24; r++) {
+			if (r % 6 == 0) {
+				struct fuse_forget_in f = { .nlookup = 1 };
+
+				send(&hq, 0, FUSE_FORGET, (uint64_t)r, &f, sizeof(f), 0);
+			} else {
+				send(&rq, 1, OP_ECHO, (uint64_t)r, "storm", 5, 16);
+			}
+		}
+		vtd_write32(t, VIRTIO_MMIO_STATUS, 0);
+		cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_STATUS), 0);
+		cr_assert_eq(virtio_fs_inflight(fs, 1), 0);
+	}
+	bring_up(64, 1);
+	s = send(&rq, 1, OP_ECHO, 99, "calm", 4, 16);
+	expect_echo(&rq, s, 99, "calm");
+}
