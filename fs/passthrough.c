@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -65,6 +66,14 @@ int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t e
 		close(root);
 		return -1;
 	}
+	fs->ngroups = getgroups(0, NULL);
+	if (fs->ngroups > 0) {
+		fs->groups = calloc((size_t)fs->ngroups, sizeof(gid_t));
+		if (!fs->groups || getgroups(fs->ngroups, fs->groups) != fs->ngroups)
+			fs->ngroups = 0;
+	} else {
+		fs->ngroups = 0;
+	}
 	fs->inodes = inode_table_new(root, o->inode_file_handles, err, errlen);
 	fs->handles = handle_table_new();
 	if (!fs->inodes || !fs->handles) {
@@ -94,6 +103,8 @@ void pt_fs_destroy(struct pt_fs *fs)
 	handle_table_free(fs->handles);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
+	free(fs->groups);
+	fs->groups = NULL;
 	fs->inodes = NULL;
 	fs->handles = NULL;
 	fs->proc_fd = -1;
@@ -213,19 +224,37 @@ static int pt_lookup_in(struct pt_fs *fs, struct inode *dir, const char *name,
 	return pt_entry_from_fd(fs, dir, fd, e);
 }
 
-/* Caller credentials for creating operations (per thread). */
+/*
+ * Caller credentials for creating operations, per thread: fsuid/fsgid through the raw
+ * system calls (glibc's wrappers would change every thread), and, when the client sent
+ * the FUSE_CREATE_SUPP_GROUP extension, that one supplementary group (raw setgroups is
+ * per thread too). Other supplementary groups are not carried by FUSE; the guest kernel
+ * has already checked them (default_permissions).
+ */
 struct pt_cred {
 	uid_t uid;
 	gid_t gid;
 	bool set;
+	bool groups_set;
 };
+
+static void pt_cred_exit(struct pt_fs *fs, struct pt_cred *save)
+{
+	if (save->groups_set)
+		syscall(SYS_setgroups, (size_t)fs->ngroups, fs->groups);
+	if (save->set) {
+		syscall(SYS_setfsuid, save->uid);
+		syscall(SYS_setfsgid, save->gid);
+	}
+	save->set = save->groups_set = false;
+}
 
 static int pt_cred_enter(struct pt_fs *fs, const struct pt_req *rq, uint32_t umask_in,
 			 mode_t *mode, struct pt_cred *save)
 {
 	static _Thread_local int unshared; /* 0 untried, 1 own umask, -1 unshare failed */
 
-	save->set = false;
+	save->set = save->groups_set = false;
 	/* With DONT_MASK the client leaves the umask to us: apply it through this thread's
 	 * own umask, so default ACLs of the parent win like on a local file system. */
 	if (!unshared)
@@ -234,26 +263,22 @@ static int pt_cred_enter(struct pt_fs *fs, const struct pt_req *rq, uint32_t uma
 		umask(fs->dont_mask ? (umask_in & 0777) : 0);
 	else if (fs->dont_mask)
 		*mode &= ~(mode_t)(umask_in & 0777);
+	if (rq->has_supp_gid) {
+		gid_t g = rq->supp_gid;
+
+		if (syscall(SYS_setgroups, (size_t)1, &g))
+			return -errno;
+		save->groups_set = true;
+	}
 	save->gid = (gid_t)syscall(SYS_setfsgid, rq->gid);
 	save->uid = (uid_t)syscall(SYS_setfsuid, rq->uid);
 	save->set = true;
 	/* setfsuid reports no errors: check that the switch happened. */
 	if ((uid_t)syscall(SYS_setfsuid, -1) != rq->uid || (gid_t)syscall(SYS_setfsgid, -1) != rq->gid) {
-		syscall(SYS_setfsuid, save->uid);
-		syscall(SYS_setfsgid, save->gid);
-		save->set = false;
+		pt_cred_exit(fs, save);
 		return -EPERM;
 	}
 	return 0;
-}
-
-static void pt_cred_exit(struct pt_cred *save)
-{
-	if (!save->set)
-		return;
-	syscall(SYS_setfsuid, save->uid);
-	syscall(SYS_setfsgid, save->gid);
-	save->set = false;
 }
 
 /* HANDLE_KILLPRIV_V2: the server drops set-uid/set-gid after a write, truncate, chown. */
@@ -498,7 +523,7 @@ static int pt_make(struct pt_fs *fs, const struct pt_req *rq, enum pt_make kind,
 		break;
 	}
 	err = err ? -errno : 0;
-	pt_cred_exit(&cred);
+	pt_cred_exit(fs, &cred);
 	if (!err)
 		err = pt_lookup_in(fs, dir.ino, name, e);
 out:
@@ -671,7 +696,7 @@ int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_creat
 	} else {
 		fd = pt_openat(dir.fd, name, flags | O_CREAT | (int)(in->flags & O_EXCL), mode);
 	}
-	pt_cred_exit(&cred);
+	pt_cred_exit(fs, &cred);
 	if (fd < 0) {
 		err = fd;
 		goto out;

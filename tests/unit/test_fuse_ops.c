@@ -997,3 +997,56 @@ Test(fuse_ops, dax_hook)
 	cr_assert_eq(ft_req(&t, FUSE_REMOVEMAPPING, 1, &rm, sizeof(rm), NULL, 0, NULL), -EINVAL);
 	ft_release(&t, e.nodeid, fh, false);
 }
+
+/* MKDIR as uid/gid 65534 with an optional FUSE_CREATE_SUPP_GROUP extension record. */
+static int mkdir_with_ext(uint64_t parent, const char *name, const uint32_t *ext, size_t extlen)
+{
+	struct fuse_mkdir_in in = { .mode = 0755 };
+	unsigned char req[512];
+	struct fuse_in_header *h = (void *)req;
+	size_t argn = sizeof(in) + strlen(name) + 1, pad = (8 - argn % 8) % 8;
+	struct fuse_out_header oh;
+
+	memset(req, 0, sizeof(req));
+	h->opcode = FUSE_MKDIR;
+	h->unique = 77;
+	h->nodeid = parent;
+	h->uid = h->gid = 65534;
+	memcpy(req + sizeof(*h), &in, sizeof(in));
+	memcpy(req + sizeof(*h) + sizeof(in), name, strlen(name) + 1);
+	/* The kernel pads the arguments so extensions start 8-byte aligned. */
+	argn += pad;
+	memcpy(req + sizeof(*h) + argn, ext, extlen);
+	h->total_extlen = (uint16_t)((extlen + 7) / 8);
+	h->len = (uint32_t)(sizeof(*h) + argn + h->total_extlen * 8);
+	cr_assert_gt(ft_raw(&t, req, h->len), 0);
+	memcpy(&oh, t.out, sizeof(oh));
+	return oh.error;
+}
+
+Test(fuse_ops, create_with_supplementary_group)
+{
+	struct fuse_entry_out g;
+	struct stat st;
+	uint32_t ext[4] = { 16, FUSE_ABI_EXT_GROUPS, 1, 4242 };
+	uint32_t other[4] = { 16, 77, 0, 0 };        /* unknown type: skipped */
+	uint32_t bad_size[4] = { 12, FUSE_ABI_EXT_GROUPS, 1, 4242 };
+	uint32_t bad_count[4] = { 16, FUSE_ABI_EXT_GROUPS, 1000, 4242 };
+
+	cr_assert_eq(ft_mkdir(&t, 1, "grp", 0775, &g), 0);
+	cr_assert_eq(chown(ft_path(&t, "grp"), 0, 4242), 0);
+	chmod(ft_path(&t, "grp"), 0775);
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "a", other, sizeof(other)), -EACCES,
+		     "not in the group without the extension");
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "a", ext, sizeof(ext)), 0);
+	cr_assert_eq(stat(ft_path(&t, "grp/a"), &st), 0);
+	cr_assert_eq(st.st_uid, 65534);
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "b", bad_size, sizeof(bad_size)), -EINVAL);
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "b", bad_count, sizeof(bad_count)), -EINVAL);
+	/* The server's own groups are back: a plain request as root still works. */
+	cr_assert_eq(ft_mkdir(&t, 1, "after", 0755, NULL), 0);
+	gid_t list[64];
+	int n = getgroups(64, list);
+	for (int i = 0; i < n; i++)
+		cr_assert_neq(list[i], 4242);
+}
