@@ -613,7 +613,10 @@ int pt_link(struct pt_fs *fs, const struct pt_req *rq, uint64_t oldnode, const c
 /* Host open flags for a client's: never follow, never create here, no controlling tty. */
 static int pt_open_flags(struct pt_fs *fs, uint32_t flags)
 {
-	int f = (int)flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_TMPFILE);
+	/* O_DIRECT is dropped: the guest kernel already bypasses its own page cache, and the
+	 * transport's buffers (guest memory, our reply buffers after a 16-byte header) do not
+	 * meet the host's alignment rules. O_PATH would make the fd useless. */
+	int f = (int)flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_TMPFILE | O_DIRECT | O_PATH);
 
 	/* With writeback caching the kernel reads pages around partial writes and does
 	 * appends itself. */

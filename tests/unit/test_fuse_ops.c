@@ -223,8 +223,11 @@ Test(fuse_ops, open_modes_and_types)
 	cr_assert_eq(ft_release(&t, e.nodeid, fh, false), 0);
 	cr_assert_eq(ft_open(&t, e.nodeid, O_WRONLY | O_TRUNC, false, &fh), 0);
 	cr_assert_eq(ft_release(&t, e.nodeid, fh, false), 0);
-	cr_assert_eq(ft_open(&t, e.nodeid, O_RDONLY, false, &fh), 0);
+	cr_assert_eq(ft_open(&t, e.nodeid, O_RDONLY | O_DIRECT, false, &fh), 0);
 	cr_assert_eq(ft_read(&t, e.nodeid, fh, 0, buf, sizeof(buf)), 0, "O_TRUNC applied");
+	ft_release(&t, e.nodeid, fh, false);
+	cr_assert_eq(ft_open(&t, e.nodeid, O_RDWR | O_DIRECT, false, &fh), 0);
+	cr_assert_eq(ft_write(&t, e.nodeid, fh, 1, "odd", 3), 3, "O_DIRECT: no alignment rules");
 	ft_release(&t, e.nodeid, fh, false);
 	cr_assert_eq(ft_open(&t, e.nodeid, O_RDONLY, true, &fh), -ENOTDIR);
 	cr_assert_eq(ft_mkdir(&t, 1, "d", 0755, &d), 0);
