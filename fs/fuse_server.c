@@ -160,8 +160,9 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 		f |= FUSE_AUTO_INVAL_DATA;
 	if (o->cache != FS_CACHE_NEVER)
 		f |= FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_CACHE_SYMLINKS;
-	else
-		f |= FUSE_DIRECT_IO_ALLOW_MMAP; /* mmap still works on direct-I/O files */
+	/* never/metadata open files with FOPEN_DIRECT_IO: shared mmap must keep working. */
+	if (o->cache == FS_CACHE_NEVER || o->cache == FS_CACHE_METADATA)
+		f |= FUSE_DIRECT_IO_ALLOW_MMAP;
 	if (o->writeback)
 		f |= FUSE_WRITEBACK_CACHE;
 	if (o->posix_acl)

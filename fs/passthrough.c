@@ -281,8 +281,14 @@ static int pt_cred_enter(struct pt_fs *fs, const struct pt_req *rq, uint32_t uma
 	return 0;
 }
 
-/* HANDLE_KILLPRIV_V2: the server drops set-uid/set-gid after a write, truncate, chown. */
-static void pt_kill_suidgid(int fd, int pathfd, struct pt_fs *fs)
+/*
+ * HANDLE_KILLPRIV_V2: the server drops set-uid/set-gid after a write, truncate or
+ * open(O_TRUNC) when the client asks (the caller lacks CAP_FSETID). Like Linux >= 6.2
+ * (setattr_should_drop_sgid): set-uid always goes; set-gid goes when group-exec is set,
+ * or when the caller is not in the file's group. We only know the caller's primary and
+ * creating group, so a member through another supplementary group loses set-gid too.
+ */
+static void pt_kill_suidgid(int fd, int pathfd, const struct pt_req *rq)
 {
 	struct statx stx;
 	mode_t m, nm;
@@ -291,7 +297,8 @@ static void pt_kill_suidgid(int fd, int pathfd, struct pt_fs *fs)
 		return;
 	m = stx.stx_mode & 07777;
 	nm = m & ~(mode_t)S_ISUID;
-	if (m & S_IXGRP)
+	if ((m & S_IXGRP) || (rq->gid != stx.stx_gid &&
+			      !(rq->has_supp_gid && rq->supp_gid == stx.stx_gid)))
 		nm &= ~(mode_t)S_ISGID;
 	if (nm == m)
 		return;
@@ -449,7 +456,7 @@ int pt_setattr(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_seta
 	/* The client asks us to drop set-id bits (truncate/chown by an unprivileged
 	 * caller) unless it set the mode explicitly in the same request. */
 	if (fs->killpriv_v2 && (v & FATTR_KILL_SUIDGID) && !(v & FATTR_MODE))
-		pt_kill_suidgid(hfd, n.fd, fs);
+		pt_kill_suidgid(hfd, n.fd, rq);
 	if (v & (FATTR_ATIME | FATTR_MTIME)) {
 		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
 
@@ -666,7 +673,7 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 		goto out;
 	}
 	if (!dir && fs->killpriv_v2 && (open_flags & FUSE_OPEN_KILL_SUIDGID) && (flags & O_TRUNC))
-		pt_kill_suidgid(fd, -1, fs);
+		pt_kill_suidgid(fd, -1, rq);
 	fh = handle_add(fs->handles, fd, dir);
 	if (!fh) {
 		err = -ENOMEM;
@@ -758,7 +765,7 @@ int64_t pt_write(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_wr
 	while (n < 0 && errno == EINTR);
 	n = n < 0 ? -errno : n;
 	if (n > 0 && fs->killpriv_v2 && (in->write_flags & FUSE_WRITE_KILL_SUIDGID))
-		pt_kill_suidgid(h->fd, -1, fs);
+		pt_kill_suidgid(h->fd, -1, rq);
 	handle_put(fs->handles, h);
 	return n;
 }

@@ -84,6 +84,16 @@ Test(fuse_init, options_enable_flags, .fini = fini)
 	cr_assert(out.flags & FUSE_SUBMOUNTS);
 	cr_assert_not(out.flags & FUSE_DO_READDIRPLUS, "no readdirplus without caching");
 	cr_assert_not(out.flags & FUSE_AUTO_INVAL_DATA);
+	cr_assert(out.flags2 & (FUSE_DIRECT_IO_ALLOW_MMAP >> 32), "direct I/O files stay mmap-able");
+}
+
+Test(fuse_init, metadata_cache_allows_mmap_of_direct_io, .fini = fini)
+{
+	struct fuse_init_out out;
+
+	ft_bare("cache=metadata");
+	cr_assert_eq(ft_init(45, 0xffffffffu, 0xffffffffu, &out, NULL), 0);
+	cr_assert(out.flags2 & (FUSE_DIRECT_IO_ALLOW_MMAP >> 32));
 }
 
 Test(fuse_init, oldest_supported_minor, .fini = fini)

@@ -326,6 +326,19 @@ Test(fuse_ops, write_kill_suidgid)
 	cr_assert_eq(out.size, 1);
 	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0755);
+	/* set-gid without group-exec: kept for a group member, dropped for others. */
+	chmod(ft_path(&t, "f"), 02666);
+	cr_assert_eq(chown(ft_path(&t, "f"), 0, 4321), 0);
+	chmod(ft_path(&t, "f"), 02666);
+	t.gid = 4321;
+	cr_assert_eq(ft_req(&t, FUSE_WRITE, e.nodeid, buf, sizeof(buf), &out, sizeof(out), NULL), 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 02666, "group member keeps set-gid");
+	t.gid = 65534;
+	cr_assert_eq(ft_req(&t, FUSE_WRITE, e.nodeid, buf, sizeof(buf), &out, sizeof(out), NULL), 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0666, "non-member loses set-gid");
+	t.gid = 0;
 	ft_release(&t, e.nodeid, fh, false);
 }
 
