@@ -33,7 +33,9 @@
  * symlink target (PATH_MAX) plus the fixed struct. Only SETXATTR values go beyond. */
 #define FUSE_ARG_INLINE    (PATH_MAX + 2 * 256 + 128)
 #define FUSE_ARG_MAX       (FUSE_XATTR_MAX + 512)
-#define FUSE_READ_IOV_MAX  64
+/* READ/WRITE data may arrive as one piece per guest page (256 for 1 MiB, plus the
+ * headers): gather up to IOV_MAX pieces for one preadv/pwritev. */
+#define FUSE_READ_IOV_MAX  1024
 
 enum fuse_state { FUSE_ST_WAIT_INIT, FUSE_ST_INITING, FUSE_ST_READY };
 
