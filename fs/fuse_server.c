@@ -232,7 +232,9 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 
 static int64_t fuse_do_destroy(struct fuse_ctx *c)
 {
-	/* A virtio-fs device outlives guest mounts: the next mount sends INIT again. */
+	/* A virtio-fs device outlives guest mounts: the next mount sends INIT again and
+	 * knows none of the old node ids or fhs, so they are all dropped now. */
+	pt_reset(&c->s->fs);
 	atomic_store(&c->s->destroyed, true);
 	atomic_store(&c->s->state, FUSE_ST_WAIT_INIT);
 	return 0;

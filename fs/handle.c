@@ -158,3 +158,25 @@ int handle_remove(struct handle_table *t, uint64_t fh, bool dir)
 	handle_put(t, h);
 	return 0;
 }
+
+void handle_remove_all(struct handle_table *t)
+{
+	for (;;) {
+		struct handle *h = NULL;
+
+		pthread_mutex_lock(&t->lock);
+		for (uint32_t i = 1; i < t->nslots && !h; i++) {
+			h = t->slot[i];
+			if (h) {
+				t->slot[i] = NULL;
+				if (++t->gen[i] == 0)
+					t->gen[i] = 1;
+				t->free_idx[t->nfree++] = i;
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (!h)
+			return;
+		handle_put(t, h);
+	}
+}

@@ -31,4 +31,7 @@ void handle_put(struct handle_table *t, struct handle *h);
 /* RELEASE/RELEASEDIR: forgets the fh; returns -EBADF when it is not a live handle. */
 int handle_remove(struct handle_table *t, uint64_t fh, bool dir);
 
+/* DESTROY: forgets every fh (fds close once no request uses them). */
+void handle_remove_all(struct handle_table *t);
+
 #endif

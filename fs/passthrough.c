@@ -110,6 +110,12 @@ void pt_fs_destroy(struct pt_fs *fs)
 	fs->proc_fd = -1;
 }
 
+void pt_reset(struct pt_fs *fs)
+{
+	handle_remove_all(fs->handles);
+	inode_forget_all(fs->inodes);
+}
+
 /* ---- helpers ---- */
 
 /* Opens one component below dirfd without following any symlink or leaving dirfd. */

@@ -44,6 +44,9 @@ struct pt_req {
 int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t errlen);
 void pt_fs_destroy(struct pt_fs *fs);
 
+/* DESTROY: the client forgot everything; drop all nodes but the root and all fhs. */
+void pt_reset(struct pt_fs *fs);
+
 int pt_lookup(struct pt_fs *fs, const struct pt_req *rq, const char *name, struct fuse_entry_out *e);
 void pt_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t nlookup);
 int pt_getattr(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_getattr_in *in,
