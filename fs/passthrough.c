@@ -680,7 +680,7 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 	}
 	if (!dir && fs->killpriv_v2 && (open_flags & FUSE_OPEN_KILL_SUIDGID) && (flags & O_TRUNC))
 		pt_kill_suidgid(fd, -1, rq);
-	fh = handle_add(fs->handles, fd, dir);
+	fh = handle_add(fs->handles, fd, dir, n.ino->nodeid);
 	if (!fh) {
 		err = -ENOMEM;
 		goto out;
@@ -724,7 +724,7 @@ int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_creat
 		close(fd);
 		goto out;
 	}
-	fh = handle_add(fs->handles, fd, false);
+	fh = handle_add(fs->handles, fd, false, e->nodeid);
 	if (!fh) {
 		pt_forget(fs, e->nodeid, 1);
 		err = -ENOMEM;
@@ -1149,17 +1149,20 @@ int pt_getlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in 
 		return -EBADF;
 	pt_lock_to_flock(&in->lk, &fl);
 	err = fcntl(h->fd, F_OFD_GETLK, &fl) ? -errno : 0;
-	handle_put(fs->handles, h);
-	if (err)
-		return err;
 	memset(out, 0, sizeof(*out));
-	out->lk.type = (uint32_t)fl.l_type;
-	if (fl.l_type != F_UNLCK) {
-		out->lk.start = (uint64_t)fl.l_start;
-		out->lk.end = fl.l_len == 0 ? (uint64_t)INT64_MAX : (uint64_t)(fl.l_start + fl.l_len - 1);
-		out->lk.pid = 0; /* the holder is not a process the guest knows */
+	if (!err) {
+		out->lk.type = (uint32_t)fl.l_type;
+		if (fl.l_type != F_UNLCK) {
+			out->lk.start = (uint64_t)fl.l_start;
+			out->lk.end = fl.l_len == 0 ? (uint64_t)INT64_MAX :
+						    (uint64_t)(fl.l_start + fl.l_len - 1);
+			/* The holder as the client knows it: the pid that took the lock
+			 * through another open of this node (0 if it was not us). */
+			out->lk.pid = handle_lock_holder_pid(fs->handles, h, &fl);
+		}
 	}
-	return 0;
+	handle_put(fs->handles, h);
+	return err;
 }
 
 int pt_setlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in *in, bool wait)
@@ -1181,6 +1184,8 @@ int pt_setlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in 
 		pt_lock_to_flock(&in->lk, &fl);
 		/* A blocking lock holds a worker thread until granted. */
 		err = fcntl(h->fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) ? -errno : 0;
+		if (!err && fl.l_type != F_UNLCK)
+			__atomic_store_n(&h->lock_pid, rq->pid, __ATOMIC_RELAXED);
 	}
 	if (err == -EWOULDBLOCK)
 		err = -EAGAIN;

@@ -793,11 +793,13 @@ Test(fuse_ops, posix_and_flock_locks)
 	lk.lk.start = 0;
 	lk.lk.end = 99;
 	cr_assert_eq(ft_req(&t, FUSE_SETLK, e.nodeid, &lk, sizeof(lk), NULL, 0, NULL), 0);
+	/* ft_req sends pid 1: GETLK through the other open names it as the holder. */
 	lk.fh = f2;
 	cr_assert_eq(ft_req(&t, FUSE_SETLK, e.nodeid, &lk, sizeof(lk), NULL, 0, NULL), -EAGAIN);
 	cr_assert_eq(ft_req(&t, FUSE_GETLK, e.nodeid, &lk, sizeof(lk), &lo, sizeof(lo), NULL), 0);
 	cr_assert_eq(lo.lk.type, F_WRLCK);
 	cr_assert_eq(lo.lk.end, 99);
+	cr_assert_eq(lo.lk.pid, 1);
 	lk.lk.start = 100;
 	lk.lk.end = INT64_MAX;
 	cr_assert_eq(ft_req(&t, FUSE_SETLK, e.nodeid, &lk, sizeof(lk), NULL, 0, NULL), 0, "no overlap");
