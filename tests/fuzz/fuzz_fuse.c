@@ -291,7 +291,7 @@ static void fz_setup(struct fuse_server *s)
 	static uint8_t r[4096];
 	struct fuse_init_in ii = {
 		.major = FUSE_KERNEL_VERSION, .minor = FUSE_KERNEL_MINOR_VERSION,
-		.max_readahead = 128u << 10, .flags = 0xffffffffu & ~FUSE_INIT_EXT,
+		.max_readahead = 128u << 10, .flags = 0xffffffffu, .flags2 = 0xffffffffu,
 	};
 
 	fz_call(s, FUSE_INIT, 0, &ii, sizeof(ii), NULL, r, sizeof(r));
