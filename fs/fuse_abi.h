@@ -1,0 +1,62 @@
+/*
+ * FUSE protocol definitions used by the server.
+ *
+ * Debian's <linux/fuse.h> describes protocol 7.38; the structures did not change shape
+ * between 7.38 and 7.45 (fuse_init_out kept its 64 bytes, new fields use its spare
+ * words), so we take the structures from it and add here only the constants of 7.39..7.45
+ * that the server names. Each addition is guarded so a newer header simply wins.
+ */
+#ifndef NOOK_FS_FUSE_ABI_H
+#define NOOK_FS_FUSE_ABI_H
+
+#include <stdint.h>
+#include <linux/fuse.h>
+
+/* The protocol version this server implements. */
+#define FUSE_ABI_MAJOR 7
+#define FUSE_ABI_MINOR 45
+/* Oldest client minor we talk to (Linux 5.10's virtio-fs speaks 7.31/7.32). */
+#define FUSE_ABI_MIN_MINOR 31
+
+/* INIT flags2 bits (shifted by 32 in the 64-bit view) added after 7.38. */
+#ifndef FUSE_CREATE_SUPP_GROUP
+#define FUSE_CREATE_SUPP_GROUP	(1ULL << 34)
+#endif
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+#ifndef FUSE_PASSTHROUGH
+#define FUSE_PASSTHROUGH	(1ULL << 37)
+#endif
+#ifndef FUSE_NO_EXPORT_SUPPORT
+#define FUSE_NO_EXPORT_SUPPORT	(1ULL << 38)
+#endif
+#ifndef FUSE_HAS_RESEND
+#define FUSE_HAS_RESEND		(1ULL << 39)
+#endif
+#ifndef FUSE_ALLOW_IDMAP
+#define FUSE_ALLOW_IDMAP	(1ULL << 40)
+#endif
+#ifndef FUSE_OVER_IO_URING
+#define FUSE_OVER_IO_URING	(1ULL << 41)
+#endif
+#ifndef FUSE_REQUEST_TIMEOUT
+#define FUSE_REQUEST_TIMEOUT	(1ULL << 42)
+#endif
+
+/* Opcodes added after 7.38: statx (7.39) and the 64-bit copy_file_range (7.45). */
+#define FUSE_ABI_OP_STATX		52
+#define FUSE_ABI_OP_COPY_FILE_RANGE_64	53
+#define FUSE_ABI_OP_MAX			53
+
+/* Reply of FUSE_COPY_FILE_RANGE_64. */
+struct fuse_abi_copy_file_range_out {
+	uint64_t bytes_copied;
+};
+
+/* Open reply flags (FOPEN_*) newer than some headers. */
+#ifndef FOPEN_PARALLEL_DIRECT_WRITES
+#define FOPEN_PARALLEL_DIRECT_WRITES (1 << 6)
+#endif
+
+#endif

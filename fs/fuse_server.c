@@ -1,0 +1,908 @@
+/*
+ * FUSE request decoding, validation and reply encoding (see fs/fuse_server.h).
+ *
+ * This file is the one place where guest-controlled lengths and names are checked:
+ * fuse_dispatch() bounds the header against the buffers, the argument block against the
+ * header, each opcode's fixed argument struct against its minimum size (from the table
+ * below), each name against NAME_MAX/'/'/NUL, and each byte count against our limits,
+ * before fs/passthrough.c runs. Replies are only written through a bounded cursor.
+ */
+#include "fs/fuse_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/fuse_abi.h"
+#include "fs/fuse_iov.h"
+#include "fs/passthrough.h"
+#include "vmm/log.h"
+
+#define FUSE_MAX_WRITE     (1u << 20)
+#define FUSE_MAX_PAGES_VAL 256
+#define FUSE_MAX_BG        64
+#define FUSE_XATTR_MAX     65536u        /* XATTR_SIZE_MAX and XATTR_LIST_MAX */
+#define FUSE_DIR_MAX       (128u << 10)  /* biggest READDIR reply we build */
+/* Arguments up to this size are copied to the stack: two names or a name and a
+ * symlink target (PATH_MAX) plus the fixed struct. Only SETXATTR values go beyond. */
+#define FUSE_ARG_INLINE    (PATH_MAX + 2 * 256 + 128)
+#define FUSE_ARG_MAX       (FUSE_XATTR_MAX + 512)
+#define FUSE_READ_IOV_MAX  64
+
+enum fuse_state { FUSE_ST_WAIT_INIT, FUSE_ST_INITING, FUSE_ST_READY };
+
+struct fuse_server {
+	struct pt_fs fs;
+	atomic_int state;
+	atomic_bool destroyed;
+	uint32_t minor;          /* negotiated minor version */
+	uint64_t flags;          /* negotiated INIT flags (flags | flags2 << 32) */
+};
+
+/* One request being handled. */
+struct fuse_ctx {
+	struct fuse_server *s;
+	struct pt_req rq;
+	uint32_t opcode;
+	const unsigned char *arg; /* argument bytes, followed by a NUL we added */
+	size_t arglen;
+	struct fuse_iov *in;      /* positioned at the arguments (streamed opcodes) */
+	struct fuse_iov *out;     /* positioned after the fuse_out_header */
+};
+
+/* Handlers return the reply body length or a negative errno. */
+typedef int64_t (*fuse_handler)(struct fuse_ctx *c);
+
+enum {
+	FUSE_OP_MODIFIES = 1, /* EROFS on a read-only share */
+	FUSE_OP_NOREPLY = 2,  /* FORGET, BATCH_FORGET */
+	FUSE_OP_STREAM = 4,   /* arguments not copied: the handler reads c->in */
+};
+
+struct fuse_op {
+	fuse_handler fn;
+	uint32_t min_in;      /* fixed argument struct size */
+	uint32_t out_size;    /* fixed reply body the out buffers must hold (0: variable) */
+	uint32_t flags;
+};
+
+static int fuse_reply(struct fuse_ctx *c, const void *body, size_t len)
+{
+	return fuse_iov_write(c->out, body, len) ? -EIO : (int)len;
+}
+
+/*
+ * The NUL-terminated name at arg[*off]: bounded by the argument block, one path
+ * component (no '/'), at most NAME_MAX bytes, and not "." or ".." unless dots_ok.
+ * Advances *off past the NUL.
+ */
+static int fuse_arg_name(const struct fuse_ctx *c, size_t *off, const char **name, bool dots_ok)
+{
+	const char *p = (const char *)c->arg + *off;
+	size_t avail = *off < c->arglen ? c->arglen - *off : 0;
+	const char *nul = memchr(p, 0, avail);
+	size_t len;
+
+	if (!nul)
+		return -EINVAL;
+	len = (size_t)(nul - p);
+	if (len == 0 || memchr(p, '/', len))
+		return -EINVAL;
+	if (len > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (!dots_ok && (!strcmp(p, ".") || !strcmp(p, "..")))
+		return -EINVAL;
+	*name = p;
+	*off += len + 1;
+	return 0;
+}
+
+/* An xattr name ("user.x", "security.y"): NUL-terminated, 1..XATTR_NAME_MAX bytes. */
+static int fuse_arg_name_xattr(const struct fuse_ctx *c, size_t *off, const char **name)
+{
+	const char *p = (const char *)c->arg + *off;
+	size_t avail = *off < c->arglen ? c->arglen - *off : 0;
+	const char *nul = memchr(p, 0, avail);
+
+	if (!nul)
+		return -EINVAL;
+	if (nul == p)
+		return -EINVAL;
+	if ((size_t)(nul - p) > 255)
+		return -ERANGE;
+	*name = p;
+	*off += (size_t)(nul - p) + 1;
+	return 0;
+}
+
+/* A symlink target: any NUL-terminated string shorter than PATH_MAX. */
+static int fuse_arg_path(const struct fuse_ctx *c, size_t *off, const char **path)
+{
+	const char *p = (const char *)c->arg + *off;
+	size_t avail = *off < c->arglen ? c->arglen - *off : 0;
+	const char *nul = memchr(p, 0, avail);
+
+	if (!nul)
+		return -EINVAL;
+	if (nul == p)
+		return -ENOENT;
+	if ((size_t)(nul - p) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	*path = p;
+	*off += (size_t)(nul - p) + 1;
+	return 0;
+}
+
+static int64_t fuse_entry_reply(struct fuse_ctx *c, int err, struct fuse_entry_out *e)
+{
+	return err ? err : fuse_reply(c, e, sizeof(*e));
+}
+
+/* ---- INIT / DESTROY ---- */
+
+static uint64_t fuse_wanted_flags(const struct fuse_server *s)
+{
+	const struct fs_options *o = &s->fs.opt;
+	uint64_t f = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_ATOMIC_O_TRUNC |
+		     FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES | FUSE_DONT_MASK | FUSE_ASYNC_DIO |
+		     FUSE_HANDLE_KILLPRIV_V2 | FUSE_MAX_PAGES | FUSE_SETXATTR_EXT | FUSE_INIT_EXT;
+
+	if (o->cache == FS_CACHE_AUTO)
+		f |= FUSE_AUTO_INVAL_DATA;
+	if (o->cache != FS_CACHE_NEVER)
+		f |= FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_CACHE_SYMLINKS;
+	else
+		f |= FUSE_DIRECT_IO_ALLOW_MMAP; /* mmap still works on direct-I/O files */
+	if (o->writeback)
+		f |= FUSE_WRITEBACK_CACHE;
+	if (o->posix_acl)
+		f |= FUSE_POSIX_ACL;
+	if (o->announce_submounts)
+		f |= FUSE_SUBMOUNTS;
+	if (o->flock)
+		f |= FUSE_FLOCK_LOCKS | FUSE_POSIX_LOCKS;
+	return f;
+}
+
+static int64_t fuse_do_init(struct fuse_ctx *c)
+{
+	struct fuse_server *s = c->s;
+	struct fuse_init_in in = { 0 };
+	struct fuse_init_out out = { 0 };
+	int expect = FUSE_ST_WAIT_INIT;
+	uint64_t kflags, f;
+
+	memcpy(&in, c->arg, c->arglen < sizeof(in) ? c->arglen : sizeof(in));
+	if (in.major != FUSE_ABI_MAJOR || in.minor < FUSE_ABI_MIN_MINOR) {
+		log_warn("fuse: client protocol %u.%u not supported (need 7.%u or newer)",
+			 in.major, in.minor, FUSE_ABI_MIN_MINOR);
+		return -EPROTO;
+	}
+	if (!atomic_compare_exchange_strong(&s->state, &expect, FUSE_ST_INITING))
+		return -EPROTO;
+	kflags = in.flags;
+	/* flags2 exists from 7.36 and only counts when the client sets INIT_EXT. */
+	if (in.minor >= 36 && (in.flags & FUSE_INIT_EXT) && c->arglen >= sizeof(in))
+		kflags |= (uint64_t)in.flags2 << 32;
+	f = fuse_wanted_flags(s) & kflags;
+	s->minor = in.minor < FUSE_ABI_MINOR ? in.minor : FUSE_ABI_MINOR;
+	s->flags = f;
+	s->fs.writeback = f & FUSE_WRITEBACK_CACHE;
+	s->fs.killpriv_v2 = f & FUSE_HANDLE_KILLPRIV_V2;
+	s->fs.submounts = f & FUSE_SUBMOUNTS;
+	s->fs.dont_mask = f & FUSE_DONT_MASK;
+
+	out.major = FUSE_ABI_MAJOR;
+	out.minor = FUSE_ABI_MINOR;
+	out.max_readahead = in.max_readahead;
+	out.flags = (uint32_t)f;
+	out.flags2 = (uint32_t)(f >> 32);
+	out.max_background = FUSE_MAX_BG;
+	out.congestion_threshold = FUSE_MAX_BG * 3 / 4;
+	out.max_write = FUSE_MAX_WRITE;
+	out.time_gran = 1;
+	out.max_pages = FUSE_MAX_PAGES_VAL;
+	if (fuse_iov_write(c->out, &out, sizeof(out))) {
+		atomic_store(&s->state, FUSE_ST_WAIT_INIT);
+		return -EIO;
+	}
+	atomic_store(&s->state, FUSE_ST_READY);
+	log_debug("fuse: INIT client 7.%u flags %#llx -> %#llx", in.minor,
+		  (unsigned long long)kflags, (unsigned long long)f);
+	/* Every client minor we accept (>= 31) takes the full 64-byte reply. */
+	return sizeof(out);
+}
+
+static int64_t fuse_do_destroy(struct fuse_ctx *c)
+{
+	/* A virtio-fs device outlives guest mounts: the next mount sends INIT again. */
+	atomic_store(&c->s->destroyed, true);
+	atomic_store(&c->s->state, FUSE_ST_WAIT_INIT);
+	return 0;
+}
+
+/* ---- names and attributes ---- */
+
+static int64_t fuse_do_lookup(struct fuse_ctx *c)
+{
+	struct fuse_entry_out e;
+	const char *name;
+	size_t off = 0;
+	int err = fuse_arg_name(c, &off, &name, true);
+
+	if (err)
+		return err;
+	return fuse_entry_reply(c, pt_lookup(&c->s->fs, &c->rq, name, &e), &e);
+}
+
+static int64_t fuse_do_forget(struct fuse_ctx *c)
+{
+	const struct fuse_forget_in *in = (const void *)c->arg;
+
+	pt_forget(&c->s->fs, c->rq.nodeid, in->nlookup);
+	return 0;
+}
+
+static int64_t fuse_do_batch_forget(struct fuse_ctx *c)
+{
+	struct fuse_batch_forget_in in;
+	struct fuse_forget_one one;
+
+	if (fuse_iov_read(c->in, &in, sizeof(in)))
+		return 0;
+	/* Process as many entries as are really present, never more than count. */
+	for (uint32_t i = 0; i < in.count; i++) {
+		if (fuse_iov_read(c->in, &one, sizeof(one)))
+			break;
+		pt_forget(&c->s->fs, one.nodeid, one.nlookup);
+	}
+	return 0;
+}
+
+static int64_t fuse_do_getattr(struct fuse_ctx *c)
+{
+	const struct fuse_getattr_in *in = (const void *)c->arg;
+	struct fuse_attr_out out;
+	int err = pt_getattr(&c->s->fs, &c->rq, in, &out);
+
+	return err ? err : fuse_reply(c, &out, sizeof(out));
+}
+
+static int64_t fuse_do_setattr(struct fuse_ctx *c)
+{
+	const struct fuse_setattr_in *in = (const void *)c->arg;
+	struct fuse_attr_out out;
+	int err;
+
+	if (c->s->fs.opt.readonly && in->valid)
+		return -EROFS;
+	err = pt_setattr(&c->s->fs, &c->rq, in, &out);
+	return err ? err : fuse_reply(c, &out, sizeof(out));
+}
+
+static int64_t fuse_do_readlink(struct fuse_ctx *c)
+{
+	char buf[PATH_MAX];
+	int n = pt_readlink(&c->s->fs, &c->rq, buf, sizeof(buf));
+
+	return n < 0 ? n : fuse_reply(c, buf, (size_t)n);
+}
+
+static int64_t fuse_do_symlink(struct fuse_ctx *c)
+{
+	struct fuse_entry_out e;
+	const char *name, *target;
+	size_t off = 0;
+	int err;
+
+	/* Arguments: the new name, then the target. */
+	if ((err = fuse_arg_name(c, &off, &name, false)) || (err = fuse_arg_path(c, &off, &target)))
+		return err;
+	return fuse_entry_reply(c, pt_symlink(&c->s->fs, &c->rq, name, target, &e), &e);
+}
+
+static int64_t fuse_do_mknod(struct fuse_ctx *c)
+{
+	const struct fuse_mknod_in *in = (const void *)c->arg;
+	struct fuse_entry_out e;
+	const char *name;
+	size_t off = sizeof(*in);
+	int err = fuse_arg_name(c, &off, &name, false);
+
+	if (err)
+		return err;
+	err = pt_mknod(&c->s->fs, &c->rq, name, in->mode, in->rdev, in->umask, &e);
+	return fuse_entry_reply(c, err, &e);
+}
+
+static int64_t fuse_do_mkdir(struct fuse_ctx *c)
+{
+	const struct fuse_mkdir_in *in = (const void *)c->arg;
+	struct fuse_entry_out e;
+	const char *name;
+	size_t off = sizeof(*in);
+	int err = fuse_arg_name(c, &off, &name, false);
+
+	if (err)
+		return err;
+	return fuse_entry_reply(c, pt_mkdir(&c->s->fs, &c->rq, name, in->mode, in->umask, &e), &e);
+}
+
+static int64_t fuse_do_unlink_common(struct fuse_ctx *c, bool dir)
+{
+	const char *name;
+	size_t off = 0;
+	int err = fuse_arg_name(c, &off, &name, false);
+
+	return err ? err : pt_unlink(&c->s->fs, &c->rq, name, dir);
+}
+
+static int64_t fuse_do_unlink(struct fuse_ctx *c) { return fuse_do_unlink_common(c, false); }
+static int64_t fuse_do_rmdir(struct fuse_ctx *c) { return fuse_do_unlink_common(c, true); }
+
+static int64_t fuse_rename_names(struct fuse_ctx *c, size_t off, uint64_t newdir, uint32_t flags)
+{
+	const char *name, *newname;
+	int err;
+
+	if ((err = fuse_arg_name(c, &off, &name, false)) ||
+	    (err = fuse_arg_name(c, &off, &newname, false)))
+		return err;
+	return pt_rename(&c->s->fs, &c->rq, name, newdir, newname, flags);
+}
+
+static int64_t fuse_do_rename(struct fuse_ctx *c)
+{
+	const struct fuse_rename_in *in = (const void *)c->arg;
+
+	return fuse_rename_names(c, sizeof(*in), in->newdir, 0);
+}
+
+static int64_t fuse_do_rename2(struct fuse_ctx *c)
+{
+	const struct fuse_rename2_in *in = (const void *)c->arg;
+
+	if (in->flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
+		return -EINVAL;
+	return fuse_rename_names(c, sizeof(*in), in->newdir, in->flags);
+}
+
+static int64_t fuse_do_link(struct fuse_ctx *c)
+{
+	const struct fuse_link_in *in = (const void *)c->arg;
+	struct fuse_entry_out e;
+	const char *name;
+	size_t off = sizeof(*in);
+	int err = fuse_arg_name(c, &off, &name, false);
+
+	if (err)
+		return err;
+	return fuse_entry_reply(c, pt_link(&c->s->fs, &c->rq, in->oldnodeid, name, &e), &e);
+}
+
+/* ---- files ---- */
+
+static bool fuse_open_modifies(uint32_t flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_CREAT));
+}
+
+static int64_t fuse_do_open_common(struct fuse_ctx *c, bool dir)
+{
+	const struct fuse_open_in *in = (const void *)c->arg;
+	struct fuse_open_out out;
+	int err;
+
+	if (c->s->fs.opt.readonly && fuse_open_modifies(in->flags))
+		return -EROFS;
+	err = pt_open(&c->s->fs, &c->rq, in->flags, in->open_flags, dir, &out);
+	return err ? err : fuse_reply(c, &out, sizeof(out));
+}
+
+static int64_t fuse_do_open(struct fuse_ctx *c) { return fuse_do_open_common(c, false); }
+static int64_t fuse_do_opendir(struct fuse_ctx *c) { return fuse_do_open_common(c, true); }
+
+static int64_t fuse_do_create_common(struct fuse_ctx *c, bool tmpfile)
+{
+	const struct fuse_create_in *in = (const void *)c->arg;
+	struct {
+		struct fuse_entry_out e;
+		struct fuse_open_out o;
+	} out;
+	const char *name = NULL;
+	size_t off = sizeof(*in);
+	int err;
+
+	/* TMPFILE carries a name too (the kernel sends the dentry's), which we ignore. */
+	if (!tmpfile && (err = fuse_arg_name(c, &off, &name, false)))
+		return err;
+	err = pt_create(&c->s->fs, &c->rq, in, name, tmpfile, &out.e, &out.o);
+	return err ? err : fuse_reply(c, &out, sizeof(out));
+}
+
+static int64_t fuse_do_create(struct fuse_ctx *c) { return fuse_do_create_common(c, false); }
+static int64_t fuse_do_tmpfile(struct fuse_ctx *c) { return fuse_do_create_common(c, true); }
+
+static int64_t fuse_do_release_common(struct fuse_ctx *c, bool dir)
+{
+	return pt_release(&c->s->fs, &c->rq, (const void *)c->arg, dir);
+}
+
+static int64_t fuse_do_release(struct fuse_ctx *c) { return fuse_do_release_common(c, false); }
+static int64_t fuse_do_releasedir(struct fuse_ctx *c) { return fuse_do_release_common(c, true); }
+
+static int64_t fuse_do_read(struct fuse_ctx *c)
+{
+	const struct fuse_read_in *in = (const void *)c->arg;
+	struct iovec iov[FUSE_READ_IOV_MAX];
+	size_t size = in->size;
+	int cnt;
+
+	/* Never more than we announced, nor than the reply buffers hold. */
+	if (size > FUSE_MAX_WRITE)
+		size = FUSE_MAX_WRITE;
+	if (size > fuse_iov_left(c->out))
+		size = fuse_iov_left(c->out);
+	if (in->offset > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	cnt = fuse_iov_slice(c->out, size, iov, FUSE_READ_IOV_MAX);
+	if (cnt < 0)
+		return -EIO;
+	return pt_read(&c->s->fs, &c->rq, in, iov, cnt);
+}
+
+static int64_t fuse_do_write(struct fuse_ctx *c)
+{
+	struct fuse_write_in in;
+	struct fuse_write_out out = { 0 };
+	struct iovec iov[FUSE_READ_IOV_MAX];
+	int64_t n;
+	int cnt;
+
+	if (fuse_iov_read(c->in, &in, sizeof(in)))
+		return -EINVAL;
+	if (in.size > FUSE_MAX_WRITE || in.size > fuse_iov_left(c->in) ||
+	    in.offset > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	cnt = fuse_iov_slice(c->in, in.size, iov, FUSE_READ_IOV_MAX);
+	if (cnt < 0)
+		return -EINVAL;
+	n = pt_write(&c->s->fs, &c->rq, &in, iov, cnt);
+	if (n < 0)
+		return n;
+	out.size = (uint32_t)n;
+	return fuse_reply(c, &out, sizeof(out));
+}
+
+static int64_t fuse_do_statfs(struct fuse_ctx *c)
+{
+	struct fuse_statfs_out out;
+	int err = pt_statfs(&c->s->fs, &c->rq, &out);
+
+	return err ? err : fuse_reply(c, &out, sizeof(out));
+}
+
+static int64_t fuse_do_flush(struct fuse_ctx *c)
+{
+	return pt_flush(&c->s->fs, &c->rq, (const void *)c->arg);
+}
+
+static int64_t fuse_do_fsync_common(struct fuse_ctx *c, bool dir)
+{
+	const struct fuse_fsync_in *in = (const void *)c->arg;
+
+	return pt_fsync(&c->s->fs, &c->rq, in->fh, in->fsync_flags, dir);
+}
+
+static int64_t fuse_do_fsync(struct fuse_ctx *c) { return fuse_do_fsync_common(c, false); }
+static int64_t fuse_do_fsyncdir(struct fuse_ctx *c) { return fuse_do_fsync_common(c, true); }
+
+static int64_t fuse_do_readdir_common(struct fuse_ctx *c, bool plus)
+{
+	const struct fuse_read_in *in = (const void *)c->arg;
+	size_t size = in->size;
+
+	if (size > FUSE_DIR_MAX)
+		size = FUSE_DIR_MAX;
+	fuse_iov_truncate(c->out, size);
+	return pt_readdir(&c->s->fs, &c->rq, in, plus, c->out);
+}
+
+static int64_t fuse_do_readdir(struct fuse_ctx *c) { return fuse_do_readdir_common(c, false); }
+static int64_t fuse_do_readdirplus(struct fuse_ctx *c) { return fuse_do_readdir_common(c, true); }
+
+static int64_t fuse_do_access(struct fuse_ctx *c)
+{
+	const struct fuse_access_in *in = (const void *)c->arg;
+
+	return pt_access(&c->s->fs, &c->rq, in->mask);
+}
+
+static int64_t fuse_do_fallocate(struct fuse_ctx *c)
+{
+	const struct fuse_fallocate_in *in = (const void *)c->arg;
+
+	if (in->offset > (uint64_t)INT64_MAX || in->length > (uint64_t)INT64_MAX ||
+	    in->length == 0)
+		return -EINVAL;
+	return pt_fallocate(&c->s->fs, &c->rq, in);
+}
+
+static int64_t fuse_do_lseek(struct fuse_ctx *c)
+{
+	const struct fuse_lseek_in *in = (const void *)c->arg;
+	struct fuse_lseek_out out;
+	int err;
+
+	if (in->offset > (uint64_t)INT64_MAX)
+		return -ENXIO;
+	err = pt_lseek(&c->s->fs, &c->rq, in, &out);
+	return err ? err : fuse_reply(c, &out, sizeof(out));
+}
+
+static int64_t fuse_do_copy_file_range(struct fuse_ctx *c)
+{
+	const struct fuse_copy_file_range_in *in = (const void *)c->arg;
+	int64_t n;
+
+	if (in->off_in > (uint64_t)INT64_MAX || in->off_out > (uint64_t)INT64_MAX || in->flags)
+		return -EINVAL;
+	n = pt_copy_file_range(&c->s->fs, &c->rq, in);
+	if (n < 0)
+		return n;
+	if (c->opcode == FUSE_ABI_OP_COPY_FILE_RANGE_64) {
+		struct fuse_abi_copy_file_range_out out = { (uint64_t)n };
+
+		return fuse_reply(c, &out, sizeof(out));
+	} else {
+		/* The old reply counts in 32 bits: pt_copy_file_range caps len to fit. */
+		struct fuse_write_out out = { .size = (uint32_t)n };
+
+		return fuse_reply(c, &out, sizeof(out));
+	}
+}
+
+static int64_t fuse_do_syncfs(struct fuse_ctx *c)
+{
+	return pt_syncfs(&c->s->fs, &c->rq);
+}
+
+static int64_t fuse_do_getlk(struct fuse_ctx *c)
+{
+	const struct fuse_lk_in *in = (const void *)c->arg;
+	struct fuse_lk_out out;
+	int err;
+
+	if (!c->s->fs.opt.flock)
+		return -ENOSYS;
+	err = pt_getlk(&c->s->fs, &c->rq, in, &out);
+	return err ? err : fuse_reply(c, &out, sizeof(out));
+}
+
+static int64_t fuse_do_setlk_common(struct fuse_ctx *c, bool wait)
+{
+	if (!c->s->fs.opt.flock)
+		return -ENOSYS;
+	return pt_setlk(&c->s->fs, &c->rq, (const void *)c->arg, wait);
+}
+
+static int64_t fuse_do_setlk(struct fuse_ctx *c) { return fuse_do_setlk_common(c, false); }
+static int64_t fuse_do_setlkw(struct fuse_ctx *c) { return fuse_do_setlk_common(c, true); }
+
+/* ---- extended attributes ---- */
+
+static int64_t fuse_do_setxattr(struct fuse_ctx *c)
+{
+	struct fuse_setxattr_in in = { 0 };
+	/* The struct grew to 16 bytes with SETXATTR_EXT; the old form has 8. */
+	size_t insz = (c->s->flags & FUSE_SETXATTR_EXT) ? sizeof(in) : FUSE_COMPAT_SETXATTR_IN_SIZE;
+	const char *name;
+	size_t off = insz;
+	int err;
+
+	if (c->arglen < insz)
+		return -EINVAL;
+	memcpy(&in, c->arg, insz);
+	if (!c->s->fs.opt.xattr)
+		return -EOPNOTSUPP;
+	if ((err = fuse_arg_name_xattr(c, &off, &name)))
+		return err;
+	if (in.size > FUSE_XATTR_MAX)
+		return -E2BIG;
+	if (in.size > c->arglen - off)
+		return -EINVAL;
+	return pt_setxattr(&c->s->fs, &c->rq, name, c->arg + off, in.size, in.flags,
+			   in.setxattr_flags);
+}
+
+/* getxattr/listxattr: size 0 asks for the needed size; a too small buffer is ERANGE. */
+static int64_t fuse_xattr_reply(struct fuse_ctx *c, const char *name, uint32_t size)
+{
+	char *buf;
+	int n;
+
+	if (!c->s->fs.opt.xattr)
+		return -EOPNOTSUPP;
+	if (size == 0) {
+		struct fuse_getxattr_out out = { 0 };
+
+		n = name ? pt_getxattr(&c->s->fs, &c->rq, name, NULL, 0) :
+			   pt_listxattr(&c->s->fs, &c->rq, NULL, 0);
+		if (n < 0)
+			return n;
+		out.size = (uint32_t)n;
+		return fuse_reply(c, &out, sizeof(out));
+	}
+	if (size > FUSE_XATTR_MAX)
+		size = FUSE_XATTR_MAX;
+	if (size > fuse_iov_left(c->out))
+		return -ERANGE;
+	buf = malloc(size);
+	if (!buf)
+		return -ENOMEM;
+	n = name ? pt_getxattr(&c->s->fs, &c->rq, name, buf, size) :
+		   pt_listxattr(&c->s->fs, &c->rq, buf, size);
+	if (n >= 0)
+		n = fuse_reply(c, buf, (size_t)n);
+	free(buf);
+	return n;
+}
+
+static int64_t fuse_do_getxattr(struct fuse_ctx *c)
+{
+	const struct fuse_getxattr_in *in = (const void *)c->arg;
+	const char *name;
+	size_t off = sizeof(*in);
+	int err = fuse_arg_name_xattr(c, &off, &name);
+
+	return err ? err : fuse_xattr_reply(c, name, in->size);
+}
+
+static int64_t fuse_do_listxattr(struct fuse_ctx *c)
+{
+	const struct fuse_getxattr_in *in = (const void *)c->arg;
+
+	return fuse_xattr_reply(c, NULL, in->size);
+}
+
+static int64_t fuse_do_removexattr(struct fuse_ctx *c)
+{
+	const char *name;
+	size_t off = 0;
+	int err;
+
+	if (!c->s->fs.opt.xattr)
+		return -EOPNOTSUPP;
+	if ((err = fuse_arg_name_xattr(c, &off, &name)))
+		return err;
+	return pt_removexattr(&c->s->fs, &c->rq, name);
+}
+
+static int64_t fuse_do_enosys(struct fuse_ctx *c)
+{
+	return -ENOSYS;
+}
+
+/*
+ * DAX window hook: SETUPMAPPING/REMOVEMAPPING map file ranges into the device's shared
+ * memory region. Not implemented yet: a DAX-capable transport will route these to its
+ * own mapper (and INIT will then offer FUSE_MAP_ALIGNMENT / HAS_INODE_DAX).
+ */
+static int64_t fuse_do_setupmapping(struct fuse_ctx *c) { return -ENOSYS; }
+static int64_t fuse_do_removemapping(struct fuse_ctx *c) { return -ENOSYS; }
+
+#define OP(code, fn_, in_, out_, fl_) [code] = { fn_, in_, out_, fl_ }
+static const struct fuse_op fuse_ops[FUSE_ABI_OP_MAX + 1] = {
+	OP(FUSE_LOOKUP, fuse_do_lookup, 0, sizeof(struct fuse_entry_out), 0),
+	OP(FUSE_FORGET, fuse_do_forget, sizeof(struct fuse_forget_in), 0, FUSE_OP_NOREPLY),
+	OP(FUSE_GETATTR, fuse_do_getattr, sizeof(struct fuse_getattr_in), sizeof(struct fuse_attr_out), 0),
+	OP(FUSE_SETATTR, fuse_do_setattr, sizeof(struct fuse_setattr_in), sizeof(struct fuse_attr_out), 0),
+	OP(FUSE_READLINK, fuse_do_readlink, 0, 0, 0),
+	OP(FUSE_SYMLINK, fuse_do_symlink, 0, sizeof(struct fuse_entry_out), FUSE_OP_MODIFIES),
+	OP(FUSE_MKNOD, fuse_do_mknod, sizeof(struct fuse_mknod_in), sizeof(struct fuse_entry_out), FUSE_OP_MODIFIES),
+	OP(FUSE_MKDIR, fuse_do_mkdir, sizeof(struct fuse_mkdir_in), sizeof(struct fuse_entry_out), FUSE_OP_MODIFIES),
+	OP(FUSE_UNLINK, fuse_do_unlink, 0, 0, FUSE_OP_MODIFIES),
+	OP(FUSE_RMDIR, fuse_do_rmdir, 0, 0, FUSE_OP_MODIFIES),
+	OP(FUSE_RENAME, fuse_do_rename, sizeof(struct fuse_rename_in), 0, FUSE_OP_MODIFIES),
+	OP(FUSE_LINK, fuse_do_link, sizeof(struct fuse_link_in), sizeof(struct fuse_entry_out), FUSE_OP_MODIFIES),
+	OP(FUSE_OPEN, fuse_do_open, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out), 0),
+	OP(FUSE_READ, fuse_do_read, sizeof(struct fuse_read_in), 0, 0),
+	OP(FUSE_WRITE, fuse_do_write, sizeof(struct fuse_write_in), sizeof(struct fuse_write_out),
+	   FUSE_OP_MODIFIES | FUSE_OP_STREAM),
+	OP(FUSE_STATFS, fuse_do_statfs, 0, sizeof(struct fuse_statfs_out), 0),
+	OP(FUSE_RELEASE, fuse_do_release, sizeof(struct fuse_release_in), 0, 0),
+	OP(FUSE_FSYNC, fuse_do_fsync, sizeof(struct fuse_fsync_in), 0, 0),
+	OP(FUSE_SETXATTR, fuse_do_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, 0, FUSE_OP_MODIFIES),
+	OP(FUSE_GETXATTR, fuse_do_getxattr, sizeof(struct fuse_getxattr_in), 0, 0),
+	OP(FUSE_LISTXATTR, fuse_do_listxattr, sizeof(struct fuse_getxattr_in), 0, 0),
+	OP(FUSE_REMOVEXATTR, fuse_do_removexattr, 0, 0, FUSE_OP_MODIFIES),
+	OP(FUSE_FLUSH, fuse_do_flush, sizeof(struct fuse_flush_in), 0, 0),
+	OP(FUSE_INIT, fuse_do_init, 8, sizeof(struct fuse_init_out), 0),
+	OP(FUSE_OPENDIR, fuse_do_opendir, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out), 0),
+	OP(FUSE_READDIR, fuse_do_readdir, sizeof(struct fuse_read_in), 0, 0),
+	OP(FUSE_RELEASEDIR, fuse_do_releasedir, sizeof(struct fuse_release_in), 0, 0),
+	OP(FUSE_FSYNCDIR, fuse_do_fsyncdir, sizeof(struct fuse_fsync_in), 0, 0),
+	OP(FUSE_GETLK, fuse_do_getlk, sizeof(struct fuse_lk_in), sizeof(struct fuse_lk_out), 0),
+	OP(FUSE_SETLK, fuse_do_setlk, sizeof(struct fuse_lk_in), 0, 0),
+	OP(FUSE_SETLKW, fuse_do_setlkw, sizeof(struct fuse_lk_in), 0, 0),
+	OP(FUSE_ACCESS, fuse_do_access, sizeof(struct fuse_access_in), 0, 0),
+	OP(FUSE_CREATE, fuse_do_create, sizeof(struct fuse_create_in),
+	   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), FUSE_OP_MODIFIES),
+	/* We cannot cancel a host system call: ENOSYS tells the client to stop sending. */
+	OP(FUSE_INTERRUPT, fuse_do_enosys, sizeof(struct fuse_interrupt_in), 0, 0),
+	OP(FUSE_BMAP, fuse_do_enosys, 0, 0, 0),
+	OP(FUSE_DESTROY, fuse_do_destroy, 0, 0, 0),
+	OP(FUSE_IOCTL, fuse_do_enosys, 0, 0, 0),
+	OP(FUSE_POLL, fuse_do_enosys, 0, 0, 0),
+	OP(FUSE_BATCH_FORGET, fuse_do_batch_forget, sizeof(struct fuse_batch_forget_in), 0,
+	   FUSE_OP_NOREPLY | FUSE_OP_STREAM),
+	OP(FUSE_FALLOCATE, fuse_do_fallocate, sizeof(struct fuse_fallocate_in), 0, FUSE_OP_MODIFIES),
+	OP(FUSE_READDIRPLUS, fuse_do_readdirplus, sizeof(struct fuse_read_in), 0, 0),
+	OP(FUSE_RENAME2, fuse_do_rename2, sizeof(struct fuse_rename2_in), 0, FUSE_OP_MODIFIES),
+	OP(FUSE_LSEEK, fuse_do_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out), 0),
+	OP(FUSE_COPY_FILE_RANGE, fuse_do_copy_file_range, sizeof(struct fuse_copy_file_range_in),
+	   sizeof(struct fuse_write_out), FUSE_OP_MODIFIES),
+	OP(FUSE_SETUPMAPPING, fuse_do_setupmapping, 0, 0, 0),
+	OP(FUSE_REMOVEMAPPING, fuse_do_removemapping, 0, 0, 0),
+	OP(FUSE_SYNCFS, fuse_do_syncfs, sizeof(struct fuse_syncfs_in), 0, 0),
+	OP(FUSE_TMPFILE, fuse_do_tmpfile, sizeof(struct fuse_create_in),
+	   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), FUSE_OP_MODIFIES),
+	/* STATX: ENOSYS makes the client fall back to GETATTR for good. */
+	OP(FUSE_ABI_OP_STATX, fuse_do_enosys, 0, 0, 0),
+	OP(FUSE_ABI_OP_COPY_FILE_RANGE_64, fuse_do_copy_file_range,
+	   sizeof(struct fuse_copy_file_range_in), sizeof(struct fuse_abi_copy_file_range_out),
+	   FUSE_OP_MODIFIES),
+};
+#undef OP
+
+/* ---- entry point ---- */
+
+static size_t fuse_reply_header(const struct iovec *out, int out_cnt, uint64_t unique,
+				int error, size_t body)
+{
+	struct fuse_out_header oh = {
+		.len = (uint32_t)(sizeof(oh) + body), .error = error, .unique = unique,
+	};
+	struct fuse_iov c;
+
+	fuse_iov_init(&c, out, out_cnt, (size_t)-1);
+	if (fuse_iov_write(&c, &oh, sizeof(oh)))
+		return 0;
+	return sizeof(oh) + body;
+}
+
+size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
+		     const struct iovec *out, int out_cnt)
+{
+	unsigned char inline_arg[FUSE_ARG_INLINE + 1];
+	unsigned char *arg = inline_arg;
+	struct fuse_in_header h;
+	struct fuse_iov ic, oc;
+	const struct fuse_op *op = NULL;
+	struct fuse_ctx c;
+	size_t total, arglen, ext;
+	int64_t r;
+
+	fuse_iov_init(&ic, in, in_cnt, (size_t)-1);
+	total = fuse_iov_left(&ic);
+	/* Too short to carry a request id: nothing we could answer. */
+	if (fuse_iov_read(&ic, &h, sizeof(h)))
+		return 0;
+	if (h.opcode <= FUSE_ABI_OP_MAX)
+		op = &fuse_ops[h.opcode];
+	if (op && (op->flags & FUSE_OP_NOREPLY) && (h.len > total || h.len < sizeof(h)))
+		return 0;
+	if (h.len < sizeof(h) || h.len > total)
+		return fuse_reply_header(out, out_cnt, h.unique, -EINVAL, 0);
+	ext = (size_t)h.total_extlen * 8;
+	if (ext > h.len - sizeof(h))
+		return fuse_reply_header(out, out_cnt, h.unique, -EINVAL, 0);
+	/* Extensions (security context, supplementary groups) trail the arguments; we
+	 * negotiate none of them, so they are skipped. */
+	arglen = h.len - sizeof(h) - ext;
+	fuse_iov_truncate(&ic, arglen);
+
+	if (!op || !op->fn) {
+		r = -ENOSYS;
+		goto reply;
+	}
+	if (h.opcode != FUSE_INIT && atomic_load(&s->state) != FUSE_ST_READY) {
+		/* Nothing but INIT before INIT (and after DESTROY). */
+		if (op->flags & FUSE_OP_NOREPLY)
+			return 0;
+		r = -EIO;
+		goto reply;
+	}
+	if (arglen < op->min_in) {
+		r = -EINVAL;
+		goto reply_or_drop;
+	}
+	if ((op->flags & FUSE_OP_MODIFIES) && s->fs.opt.readonly) {
+		r = -EROFS;
+		goto reply;
+	}
+	/* The reply buffers must hold the fixed reply before we do anything with side
+	 * effects (a LOOKUP we cannot answer would leak a lookup count). */
+	fuse_iov_init(&oc, out, out_cnt, (size_t)-1);
+	if (!(op->flags & FUSE_OP_NOREPLY) &&
+	    (fuse_iov_skip(&oc, sizeof(struct fuse_out_header)) || fuse_iov_left(&oc) < op->out_size)) {
+		r = -EIO;
+		goto reply;
+	}
+	if (!(op->flags & FUSE_OP_STREAM)) {
+		if (arglen > FUSE_ARG_INLINE) {
+			if (arglen > FUSE_ARG_MAX) {
+				r = -E2BIG;
+				goto reply;
+			}
+			arg = malloc(arglen + 1);
+			if (!arg) {
+				r = -ENOMEM;
+				goto reply;
+			}
+		}
+		if (fuse_iov_read(&ic, arg, arglen)) {
+			if (arg != inline_arg)
+				free(arg);
+			r = -EINVAL;
+			goto reply;
+		}
+		/* Terminates the last name even when the client did not. */
+		arg[arglen] = 0;
+	}
+	c.s = s;
+	c.rq.nodeid = h.nodeid;
+	c.rq.uid = h.uid;
+	c.rq.gid = h.gid;
+	c.rq.pid = h.pid;
+	c.opcode = h.opcode;
+	c.arg = arg;
+	c.arglen = arglen;
+	c.in = &ic;
+	c.out = &oc;
+	r = op->fn(&c);
+	if (arg != inline_arg)
+		free(arg);
+reply_or_drop:
+	if (op && (op->flags & FUSE_OP_NOREPLY))
+		return 0;
+reply:
+	if (r < 0)
+		return fuse_reply_header(out, out_cnt, h.unique, (int)r, 0);
+	return fuse_reply_header(out, out_cnt, h.unique, 0, (size_t)r);
+}
+
+struct fuse_server *fuse_server_new(const struct fs_options *o, char *err, size_t errlen)
+{
+	struct fuse_server *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (pt_fs_init(&s->fs, o, err, errlen)) {
+		free(s);
+		return NULL;
+	}
+	atomic_init(&s->state, FUSE_ST_WAIT_INIT);
+	atomic_init(&s->destroyed, false);
+	return s;
+}
+
+void fuse_server_free(struct fuse_server *s)
+{
+	if (!s)
+		return;
+	pt_fs_destroy(&s->fs);
+	free(s);
+}
+
+bool fuse_server_destroyed(const struct fuse_server *s)
+{
+	return atomic_load(&((struct fuse_server *)s)->destroyed);
+}

@@ -1,0 +1,160 @@
+/* The open file handle table (see fs/handle.h). */
+#include "fs/handle.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define HANDLE_MAX_SLOTS (1u << 24)
+
+struct handle_table {
+	pthread_mutex_t lock;
+	struct handle **slot;
+	uint32_t *gen;
+	uint32_t *free_idx;
+	uint32_t nslots, cap, nfree;
+};
+
+struct handle_table *handle_table_new(void)
+{
+	struct handle_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	pthread_mutex_init(&t->lock, NULL);
+	t->nslots = 1; /* slot 0 unused: fh 0 is never valid */
+	return t;
+}
+
+static void handle_destroy(struct handle *h)
+{
+	close(h->fd);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+void handle_table_free(struct handle_table *t)
+{
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < t->nslots; i++)
+		if (t->slot && t->slot[i])
+			handle_destroy(t->slot[i]);
+	pthread_mutex_destroy(&t->lock);
+	free(t->slot);
+	free(t->gen);
+	free(t->free_idx);
+	free(t);
+}
+
+static int handle_grow(struct handle_table *t)
+{
+	uint32_t ncap = t->cap ? t->cap * 2 : 256;
+	struct handle **s;
+	uint32_t *g, *f;
+
+	if (t->cap >= HANDLE_MAX_SLOTS)
+		return -1;
+	if (!(s = realloc(t->slot, ncap * sizeof(*s))))
+		return -1;
+	t->slot = s;
+	if (!(g = realloc(t->gen, ncap * sizeof(*g))))
+		return -1;
+	t->gen = g;
+	if (!(f = realloc(t->free_idx, ncap * sizeof(*f))))
+		return -1;
+	t->free_idx = f;
+	for (uint32_t i = t->cap; i < ncap; i++) {
+		s[i] = NULL;
+		g[i] = 1;
+	}
+	t->cap = ncap;
+	return 0;
+}
+
+uint64_t handle_add(struct handle_table *t, int fd, bool dir)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+	uint32_t idx = 0;
+
+	if (!h) {
+		close(fd);
+		return 0;
+	}
+	h->fd = fd;
+	h->dir = dir;
+	h->refs = 1;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_lock(&t->lock);
+	if (t->nfree)
+		idx = t->free_idx[--t->nfree];
+	else if (t->nslots < t->cap || !handle_grow(t))
+		idx = t->nslots++;
+	if (idx) {
+		h->fh = (uint64_t)t->gen[idx] << 32 | idx;
+		t->slot[idx] = h;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!idx) {
+		handle_destroy(h);
+		return 0;
+	}
+	return h->fh;
+}
+
+/* Slot of a live fh of the right kind; called locked. */
+static struct handle *handle_find(struct handle_table *t, uint64_t fh, bool dir)
+{
+	uint32_t idx = (uint32_t)fh;
+	struct handle *h;
+
+	if (!idx || idx >= t->nslots || t->gen[idx] != (uint32_t)(fh >> 32))
+		return NULL;
+	h = t->slot[idx];
+	return h && h->dir == dir ? h : NULL;
+}
+
+struct handle *handle_get(struct handle_table *t, uint64_t fh, bool dir)
+{
+	struct handle *h;
+
+	pthread_mutex_lock(&t->lock);
+	h = handle_find(t, fh, dir);
+	if (h)
+		h->refs++;
+	pthread_mutex_unlock(&t->lock);
+	return h;
+}
+
+void handle_put(struct handle_table *t, struct handle *h)
+{
+	bool last;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&t->lock);
+	last = --h->refs == 0;
+	pthread_mutex_unlock(&t->lock);
+	if (last)
+		handle_destroy(h);
+}
+
+int handle_remove(struct handle_table *t, uint64_t fh, bool dir)
+{
+	struct handle *h;
+	uint32_t idx = (uint32_t)fh;
+
+	pthread_mutex_lock(&t->lock);
+	h = handle_find(t, fh, dir);
+	if (h) {
+		t->slot[idx] = NULL;
+		if (++t->gen[idx] == 0)
+			t->gen[idx] = 1;
+		t->free_idx[t->nfree++] = idx;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!h)
+		return -EBADF;
+	handle_put(t, h);
+	return 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * Open file handles: FUSE fh <-> host fd. Like node ids, an fh is
+ * (generation << 32 | slot index) and is validated on every use; RELEASE of a handle
+ * still in use by another request closes the fd only when that request is done.
+ */
+#ifndef NOOK_FS_HANDLE_H
+#define NOOK_FS_HANDLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct handle {
+	int fd;
+	bool dir;
+	pthread_mutex_t lock;    /* serialises lseek+getdents of a directory stream */
+	uint64_t fh;
+	uint32_t refs;           /* table's own reference + requests in flight */
+};
+
+struct handle_table;
+
+struct handle_table *handle_table_new(void);
+void handle_table_free(struct handle_table *t);
+
+/* Takes over fd; returns the new fh, or 0 (fd closed) when out of memory. */
+uint64_t handle_add(struct handle_table *t, int fd, bool dir);
+/* The handle for fh with a reference, or NULL when unknown, stale or of the wrong kind. */
+struct handle *handle_get(struct handle_table *t, uint64_t fh, bool dir);
+void handle_put(struct handle_table *t, struct handle *h);
+/* RELEASE/RELEASEDIR: forgets the fh; returns -EBADF when it is not a live handle. */
+int handle_remove(struct handle_table *t, uint64_t fh, bool dir);
+
+#endif

@@ -1,0 +1,328 @@
+/* The inode table (see fs/inode.h). */
+#include "fs/inode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define INODE_HASH_BITS 14
+#define INODE_MAX_SLOTS (1u << 30)
+#define INODE_MAX_MOUNTS 64
+
+struct inode_mount {
+	uint64_t mnt_id;
+	int fd;
+};
+
+struct inode_table {
+	pthread_mutex_t lock;
+	struct inode **slot;     /* slot index -> inode or NULL */
+	uint32_t *gen;           /* generation of each slot, bumped when it is freed */
+	uint32_t nslots, cap;
+	uint32_t *free_idx;      /* freed slots for reuse */
+	uint32_t nfree;
+	uint64_t live;
+	struct inode *hash[1u << INODE_HASH_BITS];
+	bool file_handles;
+	struct inode_mount mounts[INODE_MAX_MOUNTS];
+	int nmounts;
+};
+
+static uint32_t inode_hash(uint64_t dev, uint64_t ino, uint64_t mnt)
+{
+	uint64_t h = ino * 0x9e3779b97f4a7c15ull ^ dev * 0xc2b2ae3d27d4eb4full ^ mnt;
+
+	return (uint32_t)(h >> (64 - INODE_HASH_BITS));
+}
+
+static int inode_grow(struct inode_table *t)
+{
+	uint32_t ncap = t->cap ? t->cap * 2 : 1024;
+	struct inode **s;
+	uint32_t *g, *f;
+
+	if (t->cap >= INODE_MAX_SLOTS)
+		return -1;
+	s = realloc(t->slot, ncap * sizeof(*s));
+	if (!s)
+		return -1;
+	t->slot = s;
+	g = realloc(t->gen, ncap * sizeof(*g));
+	if (!g)
+		return -1;
+	t->gen = g;
+	f = realloc(t->free_idx, ncap * sizeof(*f));
+	if (!f)
+		return -1;
+	t->free_idx = f;
+	for (uint32_t i = t->cap; i < ncap; i++) {
+		t->slot[i] = NULL;
+		t->gen[i] = 1;
+	}
+	t->cap = ncap;
+	return 0;
+}
+
+/* Picks a free slot; called locked. Returns 0 when the table is full. */
+static uint32_t inode_alloc_slot(struct inode_table *t)
+{
+	if (t->nfree)
+		return t->free_idx[--t->nfree];
+	if (t->nslots == t->cap && inode_grow(t))
+		return 0;
+	return t->nslots++;
+}
+
+static void inode_unhash(struct inode_table *t, struct inode *ino)
+{
+	struct inode **pp = &t->hash[inode_hash(ino->dev, ino->ino, ino->mnt_id)];
+
+	while (*pp && *pp != ino)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = ino->hnext;
+}
+
+/* Frees an unreferenced inode; called locked. */
+static void inode_release(struct inode_table *t, struct inode *ino)
+{
+	uint32_t idx = (uint32_t)ino->nodeid;
+
+	inode_unhash(t, ino);
+	t->slot[idx] = NULL;
+	if (++t->gen[idx] == 0)
+		t->gen[idx] = 1;
+	t->free_idx[t->nfree++] = idx;
+	t->live--;
+	if (ino->fd >= 0)
+		close(ino->fd);
+	free(ino->fh);
+	free(ino);
+}
+
+struct inode_table *inode_table_new(int root_fd, bool file_handles, char *err, size_t errlen)
+{
+	struct inode_table *t = calloc(1, sizeof(*t));
+	struct inode *root = calloc(1, sizeof(*root));
+	struct statx stx;
+
+	if (!t || !root || inode_grow(t)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (statx(root_fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		  STATX_BASIC_STATS | STATX_MNT_ID, &stx)) {
+		snprintf(err, errlen, "statx of the shared directory: %s", strerror(errno));
+		goto fail;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	t->file_handles = file_handles;
+	/* Slot 0 is never used (node id 0 is invalid); slot 1 with generation 0 is the root. */
+	t->nslots = 2;
+	root->fd = root_fd;
+	root->mount_fd = -1;
+	root->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	root->ino = stx.stx_ino;
+	root->mnt_id = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+	root->mode = stx.stx_mode & S_IFMT;
+	root->nodeid = FUSE_ROOT_ID_VALUE;
+	root->nlookup = 1;
+	t->gen[1] = 0;
+	t->slot[1] = root;
+	t->hash[inode_hash(root->dev, root->ino, root->mnt_id)] = root;
+	t->live = 1;
+	return t;
+fail:
+	free(root);
+	if (t) {
+		free(t->slot);
+		free(t->gen);
+		free(t->free_idx);
+		free(t);
+	}
+	close(root_fd);
+	return NULL;
+}
+
+void inode_table_free(struct inode_table *t)
+{
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		struct inode *ino = t->slot[i];
+
+		if (ino) {
+			if (ino->fd >= 0)
+				close(ino->fd);
+			free(ino->fh);
+			free(ino);
+		}
+	}
+	for (int i = 0; i < t->nmounts; i++)
+		close(t->mounts[i].fd);
+	pthread_mutex_destroy(&t->lock);
+	free(t->slot);
+	free(t->gen);
+	free(t->free_idx);
+	free(t);
+}
+
+struct inode *inode_get(struct inode_table *t, uint64_t nodeid)
+{
+	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
+	struct inode *ino = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	if (idx && idx < t->nslots && t->slot[idx] && t->gen[idx] == gen) {
+		ino = t->slot[idx];
+		ino->refs++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+void inode_put(struct inode_table *t, struct inode *ino)
+{
+	if (!ino)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (--ino->refs == 0 && ino->nlookup == 0 && ino->nodeid != FUSE_ROOT_ID_VALUE)
+		inode_release(t, ino);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Keeps one fd per mount for open_by_handle_at; called locked. -1 if none possible. */
+static int inode_mount_fd(struct inode_table *t, uint64_t mnt_id, int fd)
+{
+	for (int i = 0; i < t->nmounts; i++)
+		if (t->mounts[i].mnt_id == mnt_id)
+			return t->mounts[i].fd;
+	if (t->nmounts == INODE_MAX_MOUNTS)
+		return -1;
+	char path[32];
+
+	/* open_by_handle_at() refuses an O_PATH mount fd: keep a real open of this
+	 * object (reached through our own fd, never a guest string). */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	t->mounts[t->nmounts].mnt_id = mnt_id;
+	t->mounts[t->nmounts].fd = fd;
+	t->nmounts++;
+	return fd;
+}
+
+/* Swaps the O_PATH fd for a file handle when the file system supports them; locked. */
+static void inode_try_handle(struct inode_table *t, struct inode *ino)
+{
+	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mnt;
+
+	if (!fh)
+		return;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(ino->fd, "", fh, &mnt, AT_EMPTY_PATH) ||
+	    (ino->mount_fd = inode_mount_fd(t, ino->mnt_id, ino->fd)) < 0) {
+		free(fh);
+		return;
+	}
+	ino->fh = fh;
+	close(ino->fd);
+	ino->fd = -1;
+}
+
+struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, uint64_t parent_mnt)
+{
+	uint64_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+	uint64_t mnt = (stx->stx_mask & STATX_MNT_ID) ? stx->stx_mnt_id : 0;
+	struct inode *ino, **bucket;
+	uint32_t idx;
+
+	pthread_mutex_lock(&t->lock);
+	bucket = &t->hash[inode_hash(dev, stx->stx_ino, mnt)];
+	for (ino = *bucket; ino; ino = ino->hnext) {
+		if (ino->dev == dev && ino->ino == stx->stx_ino && ino->mnt_id == mnt) {
+			ino->nlookup++;
+			ino->refs++;
+			pthread_mutex_unlock(&t->lock);
+			close(fd);
+			return ino;
+		}
+	}
+	ino = calloc(1, sizeof(*ino));
+	idx = ino ? inode_alloc_slot(t) : 0;
+	if (!idx) {
+		pthread_mutex_unlock(&t->lock);
+		free(ino);
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	ino->fd = fd;
+	ino->mount_fd = -1;
+	ino->dev = dev;
+	ino->ino = stx->stx_ino;
+	ino->mnt_id = mnt;
+	ino->mode = stx->stx_mode & S_IFMT;
+	ino->submount = mnt != parent_mnt;
+	ino->nodeid = (uint64_t)t->gen[idx] << 32 | idx;
+	ino->nlookup = 1;
+	ino->refs = 1;
+	ino->hnext = *bucket;
+	*bucket = ino;
+	t->slot[idx] = ino;
+	t->live++;
+	/* Symlinks and special files stay as O_PATH fds: handles of those are rarely
+	 * supported and few. */
+	if (t->file_handles && (S_ISREG(ino->mode) || S_ISDIR(ino->mode)))
+		inode_try_handle(t, ino);
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+void inode_forget(struct inode_table *t, uint64_t nodeid, uint64_t n)
+{
+	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
+	struct inode *ino;
+
+	pthread_mutex_lock(&t->lock);
+	if (idx && idx < t->nslots && (ino = t->slot[idx]) && t->gen[idx] == gen &&
+	    nodeid != FUSE_ROOT_ID_VALUE) {
+		ino->nlookup -= n < ino->nlookup ? n : ino->nlookup;
+		if (ino->nlookup == 0 && ino->refs == 0)
+			inode_release(t, ino);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int inode_fd(struct inode_table *t, struct inode *ino)
+{
+	int fd;
+
+	if (ino->fd >= 0)
+		return ino->fd;
+	/* fh and mount_fd never change after inode_add, so no lock is needed. */
+	fd = open_by_handle_at(ino->mount_fd, ino->fh, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+void inode_fd_put(struct inode *ino, int fd)
+{
+	if (fd >= 0 && fd != ino->fd)
+		close(fd);
+}
+
+uint64_t inode_count(struct inode_table *t)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->live;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}

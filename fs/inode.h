@@ -1,0 +1,64 @@
+/*
+ * The inode table: FUSE node ids <-> host inodes.
+ *
+ * A node id is (generation << 32 | slot index): an index into our own table, never a
+ * pointer, and a stale or forged id fails the generation check instead of reaching a
+ * freed inode. Host inodes are keyed by (st_dev, st_ino, mount id) so a file reached by
+ * two names (hard links, bind mounts) is one FUSE node. Each inode holds an O_PATH fd,
+ * or (inode_file_handles) a file handle reopened on use to bound the number of open fds.
+ * Lookup counts follow FORGET; an inode is freed when its count and in-flight uses are
+ * both zero. The root (node id 1) lives as long as the table. One mutex guards it all.
+ */
+#ifndef NOOK_FS_INODE_H
+#define NOOK_FS_INODE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#define FUSE_ROOT_ID_VALUE 1ull
+
+struct file_handle;
+
+struct inode {
+	int fd;                  /* O_PATH fd, or -1 when only fh is kept */
+	struct file_handle *fh;  /* inode_file_handles */
+	int mount_fd;            /* for open_by_handle_at, owned by the table */
+	uint64_t dev, ino, mnt_id;
+	uint32_t mode;           /* S_IFMT bits (a file never changes type) */
+	bool submount;           /* on a different mount than its parent */
+	uint64_t nodeid;
+	uint64_t nlookup;        /* FUSE lookup count */
+	uint32_t refs;           /* requests currently using it */
+	struct inode *hnext;     /* hash chain */
+};
+
+struct inode_table;
+
+/* Creates the table with the shared directory's O_PATH fd (taken over) as node id 1. */
+struct inode_table *inode_table_new(int root_fd, bool file_handles, char *err, size_t errlen);
+void inode_table_free(struct inode_table *t);
+
+/* The inode for a node id with one in-flight reference, or NULL if unknown/stale. */
+struct inode *inode_get(struct inode_table *t, uint64_t nodeid);
+void inode_put(struct inode_table *t, struct inode *ino);
+
+/*
+ * Registers a looked-up host object: fd (O_PATH, always consumed) with its statx.
+ * Returns the inode with nlookup+1 and one in-flight reference (inode_put it), or NULL
+ * with errno set. parent_mnt is the parent's mount id for submount detection.
+ */
+struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, uint64_t parent_mnt);
+
+/* FORGET: drops n lookups; frees the inode when nothing references it any more. */
+void inode_forget(struct inode_table *t, uint64_t nodeid, uint64_t n);
+
+/* An O_PATH fd for the inode; pass it back to inode_fd_put (closes it if temporary). */
+int inode_fd(struct inode_table *t, struct inode *ino);
+void inode_fd_put(struct inode *ino, int fd);
+
+/* Number of live inodes (tests, statistics). */
+uint64_t inode_count(struct inode_table *t);
+
+#endif

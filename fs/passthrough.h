@@ -1,0 +1,92 @@
+/*
+ * The passthrough file system: one function per FUSE operation, doing the host system
+ * calls. Everything reaching these functions has been validated by fs/fuse_server.c
+ * (lengths, NUL-terminated single-component names, flags); ids (node ids, fhs) are
+ * validated here through the inode and handle tables. Functions return 0 or a byte
+ * count on success and a negative errno on failure.
+ */
+#ifndef NOOK_FS_PASSTHROUGH_H
+#define NOOK_FS_PASSTHROUGH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "fs/fuse_abi.h"
+#include "fs/fuse_iov.h"
+#include "fs/fuse_server.h"
+
+struct pt_fs {
+	struct fs_options opt;
+	struct inode_table *inodes;
+	struct handle_table *handles;
+	int proc_fd;             /* /proc/self/fd, to reopen our own O_PATH fds */
+	uint64_t entry_timeout;  /* seconds, from the cache mode */
+	uint64_t attr_timeout;
+	/* Set by INIT from what the client accepted. */
+	bool writeback;
+	bool killpriv_v2;
+	bool submounts;
+	bool dont_mask;
+};
+
+/* Identity of the caller of one request (from fuse_in_header). */
+struct pt_req {
+	uint64_t nodeid;
+	uint32_t uid, gid, pid;
+};
+
+int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t errlen);
+void pt_fs_destroy(struct pt_fs *fs);
+
+int pt_lookup(struct pt_fs *fs, const struct pt_req *rq, const char *name, struct fuse_entry_out *e);
+void pt_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t nlookup);
+int pt_getattr(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_getattr_in *in,
+	       struct fuse_attr_out *out);
+int pt_setattr(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_setattr_in *in,
+	       struct fuse_attr_out *out);
+int pt_readlink(struct pt_fs *fs, const struct pt_req *rq, char *buf, size_t size);
+int pt_symlink(struct pt_fs *fs, const struct pt_req *rq, const char *name, const char *target,
+	       struct fuse_entry_out *e);
+int pt_mknod(struct pt_fs *fs, const struct pt_req *rq, const char *name, uint32_t mode,
+	     uint32_t rdev, uint32_t umask, struct fuse_entry_out *e);
+int pt_mkdir(struct pt_fs *fs, const struct pt_req *rq, const char *name, uint32_t mode,
+	     uint32_t umask, struct fuse_entry_out *e);
+int pt_unlink(struct pt_fs *fs, const struct pt_req *rq, const char *name, bool dir);
+int pt_rename(struct pt_fs *fs, const struct pt_req *rq, const char *name, uint64_t newdir,
+	      const char *newname, uint32_t flags);
+int pt_link(struct pt_fs *fs, const struct pt_req *rq, uint64_t oldnode, const char *newname,
+	    struct fuse_entry_out *e);
+int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t open_flags,
+	    bool dir, struct fuse_open_out *out);
+int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_create_in *in,
+	      const char *name, bool tmpfile, struct fuse_entry_out *e, struct fuse_open_out *o);
+int pt_release(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_release_in *in, bool dir);
+/* READ into the given reply buffers (at most size bytes, already bounded). */
+int64_t pt_read(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_read_in *in,
+		const struct iovec *iov, int cnt);
+int64_t pt_write(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_write_in *in,
+		 const struct iovec *iov, int cnt);
+int pt_statfs(struct pt_fs *fs, const struct pt_req *rq, struct fuse_statfs_out *out);
+int pt_flush(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_flush_in *in);
+int pt_fsync(struct pt_fs *fs, const struct pt_req *rq, uint64_t fh, uint32_t fsync_flags, bool dir);
+int pt_setxattr(struct pt_fs *fs, const struct pt_req *rq, const char *name, const void *value,
+		size_t size, uint32_t flags, uint32_t setxattr_flags);
+int pt_getxattr(struct pt_fs *fs, const struct pt_req *rq, const char *name, void *buf, size_t size);
+int pt_listxattr(struct pt_fs *fs, const struct pt_req *rq, char *buf, size_t size);
+int pt_removexattr(struct pt_fs *fs, const struct pt_req *rq, const char *name);
+/* READDIR/READDIRPLUS: writes at most size bytes of entries into out; returns bytes. */
+int pt_readdir(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_read_in *in,
+	       bool plus, struct fuse_iov *out);
+int pt_access(struct pt_fs *fs, const struct pt_req *rq, uint32_t mask);
+int pt_fallocate(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_fallocate_in *in);
+int pt_lseek(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lseek_in *in,
+	     struct fuse_lseek_out *out);
+int64_t pt_copy_file_range(struct pt_fs *fs, const struct pt_req *rq,
+			   const struct fuse_copy_file_range_in *in);
+int pt_syncfs(struct pt_fs *fs, const struct pt_req *rq);
+int pt_getlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in *in,
+	     struct fuse_lk_out *out);
+int pt_setlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in *in, bool wait);
+
+#endif
