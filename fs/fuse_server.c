@@ -20,6 +20,7 @@
 
 #include "fs/fuse_abi.h"
 #include "fs/fuse_iov.h"
+#include "fs/handle.h"
 #include "fs/passthrough.h"
 #include "vmm/log.h"
 
@@ -32,7 +33,9 @@
  * symlink target (PATH_MAX) plus the fixed struct. Only SETXATTR values go beyond. */
 #define FUSE_ARG_INLINE    (PATH_MAX + 2 * 256 + 128)
 #define FUSE_ARG_MAX       (FUSE_XATTR_MAX + 512)
-#define FUSE_READ_IOV_MAX  64
+/* READ/WRITE data may arrive as one piece per guest page (256 for 1 MiB, plus the
+ * headers): gather up to IOV_MAX pieces for one preadv/pwritev. */
+#define FUSE_READ_IOV_MAX  1024
 
 enum fuse_state { FUSE_ST_WAIT_INIT, FUSE_ST_INITING, FUSE_ST_READY };
 
@@ -42,6 +45,8 @@ struct fuse_server {
 	atomic_bool destroyed;
 	uint32_t minor;          /* negotiated minor version */
 	uint64_t flags;          /* negotiated INIT flags (flags | flags2 << 32) */
+	const struct fuse_dax_ops *dax;
+	void *dax_opaque;
 };
 
 /* One request being handled. */
@@ -150,14 +155,16 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 	const struct fs_options *o = &s->fs.opt;
 	uint64_t f = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_ATOMIC_O_TRUNC |
 		     FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES | FUSE_DONT_MASK | FUSE_ASYNC_DIO |
-		     FUSE_HANDLE_KILLPRIV_V2 | FUSE_MAX_PAGES | FUSE_SETXATTR_EXT | FUSE_INIT_EXT;
+		     FUSE_HANDLE_KILLPRIV_V2 | FUSE_MAX_PAGES | FUSE_SETXATTR_EXT | FUSE_INIT_EXT |
+		     FUSE_CREATE_SUPP_GROUP;
 
 	if (o->cache == FS_CACHE_AUTO)
 		f |= FUSE_AUTO_INVAL_DATA;
 	if (o->cache != FS_CACHE_NEVER)
 		f |= FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_CACHE_SYMLINKS;
-	else
-		f |= FUSE_DIRECT_IO_ALLOW_MMAP; /* mmap still works on direct-I/O files */
+	/* never/metadata open files with FOPEN_DIRECT_IO: shared mmap must keep working. */
+	if (o->cache == FS_CACHE_NEVER || o->cache == FS_CACHE_METADATA)
+		f |= FUSE_DIRECT_IO_ALLOW_MMAP;
 	if (o->writeback)
 		f |= FUSE_WRITEBACK_CACHE;
 	if (o->posix_acl)
@@ -166,6 +173,8 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 		f |= FUSE_SUBMOUNTS;
 	if (o->flock)
 		f |= FUSE_FLOCK_LOCKS | FUSE_POSIX_LOCKS;
+	if (s->dax)
+		f |= FUSE_MAP_ALIGNMENT;
 	return f;
 }
 
@@ -207,6 +216,9 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 	out.max_write = FUSE_MAX_WRITE;
 	out.time_gran = 1;
 	out.max_pages = FUSE_MAX_PAGES_VAL;
+	/* DAX mappings are page granular (log2 of 4 KiB). */
+	if (f & FUSE_MAP_ALIGNMENT)
+		out.map_alignment = 12;
 	if (fuse_iov_write(c->out, &out, sizeof(out))) {
 		atomic_store(&s->state, FUSE_ST_WAIT_INIT);
 		return -EIO;
@@ -220,7 +232,9 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 
 static int64_t fuse_do_destroy(struct fuse_ctx *c)
 {
-	/* A virtio-fs device outlives guest mounts: the next mount sends INIT again. */
+	/* A virtio-fs device outlives guest mounts: the next mount sends INIT again and
+	 * knows none of the old node ids or fhs, so they are all dropped now. */
+	pt_reset(&c->s->fs);
 	atomic_store(&c->s->destroyed, true);
 	atomic_store(&c->s->state, FUSE_ST_WAIT_INIT);
 	return 0;
@@ -689,12 +703,55 @@ static int64_t fuse_do_enosys(struct fuse_ctx *c)
 }
 
 /*
- * DAX window hook: SETUPMAPPING/REMOVEMAPPING map file ranges into the device's shared
- * memory region. Not implemented yet: a DAX-capable transport will route these to its
- * own mapper (and INIT will then offer FUSE_MAP_ALIGNMENT / HAS_INODE_DAX).
+ * DAX window: SETUPMAPPING/REMOVEMAPPING map file ranges into the device's shared
+ * memory window. Validated here, carried out by the transport's fuse_dax_ops.
  */
-static int64_t fuse_do_setupmapping(struct fuse_ctx *c) { return -ENOSYS; }
-static int64_t fuse_do_removemapping(struct fuse_ctx *c) { return -ENOSYS; }
+static int64_t fuse_do_setupmapping(struct fuse_ctx *c)
+{
+	const struct fuse_setupmapping_in *in = (const void *)c->arg;
+	struct handle *h;
+	int err;
+
+	if (!c->s->dax)
+		return -ENOSYS;
+	if (in->len == 0 || in->foffset > UINT64_MAX - in->len || in->moffset > UINT64_MAX - in->len ||
+	    (in->flags & ~(uint64_t)(FUSE_SETUPMAPPING_FLAG_WRITE | FUSE_SETUPMAPPING_FLAG_READ)))
+		return -EINVAL;
+	if (c->s->fs.opt.readonly && (in->flags & FUSE_SETUPMAPPING_FLAG_WRITE))
+		return -EROFS;
+	h = pt_handle_get(&c->s->fs, in->fh);
+	if (!h)
+		return -EBADF;
+	err = c->s->dax->setup(c->s->dax_opaque, h->fd, in->foffset, in->len, in->moffset,
+			       in->flags & FUSE_SETUPMAPPING_FLAG_WRITE);
+	pt_handle_put(&c->s->fs, h);
+	return err;
+}
+
+static int64_t fuse_do_removemapping(struct fuse_ctx *c)
+{
+	struct fuse_removemapping_in in;
+	struct fuse_removemapping_one one;
+
+	if (!c->s->dax)
+		return -ENOSYS;
+	if (fuse_iov_read(c->in, &in, sizeof(in)))
+		return -EINVAL;
+	/* Entries are streamed: count may not exceed what the request really carries. */
+	if (in.count > fuse_iov_left(c->in) / sizeof(one))
+		return -EINVAL;
+	for (uint32_t i = 0; i < in.count; i++) {
+		int err;
+
+		if (fuse_iov_read(c->in, &one, sizeof(one)))
+			return -EINVAL;
+		if (one.len == 0 || one.moffset > UINT64_MAX - one.len)
+			return -EINVAL;
+		if ((err = c->s->dax->remove(c->s->dax_opaque, one.moffset, one.len)))
+			return err;
+	}
+	return 0;
+}
 
 #define OP(code, fn_, in_, out_, fl_) [code] = { fn_, in_, out_, fl_ }
 static const struct fuse_op fuse_ops[FUSE_ABI_OP_MAX + 1] = {
@@ -747,8 +804,9 @@ static const struct fuse_op fuse_ops[FUSE_ABI_OP_MAX + 1] = {
 	OP(FUSE_LSEEK, fuse_do_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out), 0),
 	OP(FUSE_COPY_FILE_RANGE, fuse_do_copy_file_range, sizeof(struct fuse_copy_file_range_in),
 	   sizeof(struct fuse_write_out), FUSE_OP_MODIFIES),
-	OP(FUSE_SETUPMAPPING, fuse_do_setupmapping, 0, 0, 0),
-	OP(FUSE_REMOVEMAPPING, fuse_do_removemapping, 0, 0, 0),
+	OP(FUSE_SETUPMAPPING, fuse_do_setupmapping, sizeof(struct fuse_setupmapping_in), 0, 0),
+	OP(FUSE_REMOVEMAPPING, fuse_do_removemapping, sizeof(struct fuse_removemapping_in), 0,
+	   FUSE_OP_STREAM),
 	OP(FUSE_SYNCFS, fuse_do_syncfs, sizeof(struct fuse_syncfs_in), 0, 0),
 	OP(FUSE_TMPFILE, fuse_do_tmpfile, sizeof(struct fuse_create_in),
 	   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), FUSE_OP_MODIFIES),
@@ -761,6 +819,47 @@ static const struct fuse_op fuse_ops[FUSE_ABI_OP_MAX + 1] = {
 #undef OP
 
 /* ---- entry point ---- */
+
+/*
+ * Request extensions trail the arguments (total_extlen * 8 bytes at offset start): a
+ * chain of fuse_ext_header {size, type} records, size a multiple of 8 including the
+ * header. The only one we negotiate is the creator's supplementary group; unknown
+ * types are skipped, malformed chains refused.
+ */
+static int fuse_parse_ext(const struct iovec *in, int in_cnt, size_t start, size_t ext,
+			  struct pt_req *rq)
+{
+	struct fuse_iov ec;
+
+	fuse_iov_init(&ec, in, in_cnt, start + ext);
+	if (fuse_iov_skip(&ec, start))
+		return -1;
+	while (fuse_iov_left(&ec)) {
+		struct fuse_ext_header eh;
+		size_t body;
+
+		if (fuse_iov_read(&ec, &eh, sizeof(eh)) || eh.size < sizeof(eh) || eh.size % 8)
+			return -1;
+		body = eh.size - sizeof(eh);
+		if (body > fuse_iov_left(&ec))
+			return -1;
+		if (eh.type == FUSE_ABI_EXT_GROUPS && body >= 8) {
+			uint32_t g[2]; /* nr_groups, first group */
+
+			if (fuse_iov_read(&ec, g, sizeof(g)))
+				return -1;
+			body -= sizeof(g);
+			if (g[0] < 1 || (uint64_t)(g[0] - 1) * 4 > body)
+				return -1;
+			/* The kernel sends exactly the one group owning the parent. */
+			rq->has_supp_gid = true;
+			rq->supp_gid = g[1];
+		}
+		if (fuse_iov_skip(&ec, body))
+			return -1;
+	}
+	return 0;
+}
 
 static size_t fuse_reply_header(const struct iovec *out, int out_cnt, uint64_t unique,
 				int error, size_t body)
@@ -802,10 +901,13 @@ size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
 	ext = (size_t)h.total_extlen * 8;
 	if (ext > h.len - sizeof(h))
 		return fuse_reply_header(out, out_cnt, h.unique, -EINVAL, 0);
-	/* Extensions (security context, supplementary groups) trail the arguments; we
-	 * negotiate none of them, so they are skipped. */
 	arglen = h.len - sizeof(h) - ext;
 	fuse_iov_truncate(&ic, arglen);
+	memset(&c, 0, sizeof(c));
+	if (ext && fuse_parse_ext(in, in_cnt, h.len - ext, ext, &c.rq)) {
+		r = -EINVAL;
+		goto reply_or_drop;
+	}
 
 	if (!op || !op->fn) {
 		r = -ENOSYS;
@@ -900,6 +1002,12 @@ void fuse_server_free(struct fuse_server *s)
 		return;
 	pt_fs_destroy(&s->fs);
 	free(s);
+}
+
+void fuse_server_set_dax(struct fuse_server *s, const struct fuse_dax_ops *ops, void *opaque)
+{
+	s->dax = ops;
+	s->dax_opaque = opaque;
 }
 
 bool fuse_server_destroyed(const struct fuse_server *s)

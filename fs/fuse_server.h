@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
 enum fs_cache_mode {
@@ -58,6 +59,23 @@ size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
 
 /* True once the client sent DESTROY (or the transport should stop). */
 bool fuse_server_destroyed(const struct fuse_server *s);
+
+/*
+ * DAX window hook (virtio-fs shared memory). A transport with a DAX window registers
+ * these before the guest mounts; INIT then offers FUSE_MAP_ALIGNMENT and SETUPMAPPING /
+ * REMOVEMAPPING reach the callbacks (without a hook they fail with ENOSYS). The server
+ * has validated the fh (fd is the open host file, valid for the call only), that len is
+ * non-zero and that no offset + len overflows; the transport must still check that
+ * [moffset, moffset + len) lies inside its window and is aligned. Return 0 or -errno.
+ */
+struct fuse_dax_ops {
+	int (*setup)(void *opaque, int fd, uint64_t foffset, uint64_t len, uint64_t moffset,
+		     bool writable);
+	int (*remove)(void *opaque, uint64_t moffset, uint64_t len);
+};
+
+/* Registers (or with ops NULL, removes) the DAX hook. Call before serving requests. */
+void fuse_server_set_dax(struct fuse_server *s, const struct fuse_dax_ops *ops, void *opaque);
 
 /* `nook fs serve SRC MOUNTPOINT [-o opts]`: the host /dev/fuse transport's entry point,
  * called by vmm/main.c with argv[0] == "serve". Returns the process exit status. */

@@ -223,8 +223,11 @@ Test(fuse_ops, open_modes_and_types)
 	cr_assert_eq(ft_release(&t, e.nodeid, fh, false), 0);
 	cr_assert_eq(ft_open(&t, e.nodeid, O_WRONLY | O_TRUNC, false, &fh), 0);
 	cr_assert_eq(ft_release(&t, e.nodeid, fh, false), 0);
-	cr_assert_eq(ft_open(&t, e.nodeid, O_RDONLY, false, &fh), 0);
+	cr_assert_eq(ft_open(&t, e.nodeid, O_RDONLY | O_DIRECT, false, &fh), 0);
 	cr_assert_eq(ft_read(&t, e.nodeid, fh, 0, buf, sizeof(buf)), 0, "O_TRUNC applied");
+	ft_release(&t, e.nodeid, fh, false);
+	cr_assert_eq(ft_open(&t, e.nodeid, O_RDWR | O_DIRECT, false, &fh), 0);
+	cr_assert_eq(ft_write(&t, e.nodeid, fh, 1, "odd", 3), 3, "O_DIRECT: no alignment rules");
 	ft_release(&t, e.nodeid, fh, false);
 	cr_assert_eq(ft_open(&t, e.nodeid, O_RDONLY, true, &fh), -ENOTDIR);
 	cr_assert_eq(ft_mkdir(&t, 1, "d", 0755, &d), 0);
@@ -323,6 +326,19 @@ Test(fuse_ops, write_kill_suidgid)
 	cr_assert_eq(out.size, 1);
 	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0755);
+	/* set-gid without group-exec: kept for a group member, dropped for others. */
+	chmod(ft_path(&t, "f"), 02666);
+	cr_assert_eq(chown(ft_path(&t, "f"), 0, 4321), 0);
+	chmod(ft_path(&t, "f"), 02666);
+	t.gid = 4321;
+	cr_assert_eq(ft_req(&t, FUSE_WRITE, e.nodeid, buf, sizeof(buf), &out, sizeof(out), NULL), 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 02666, "group member keeps set-gid");
+	t.gid = 65534;
+	cr_assert_eq(ft_req(&t, FUSE_WRITE, e.nodeid, buf, sizeof(buf), &out, sizeof(out), NULL), 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0666, "non-member loses set-gid");
+	t.gid = 0;
 	ft_release(&t, e.nodeid, fh, false);
 }
 
@@ -777,11 +793,13 @@ Test(fuse_ops, posix_and_flock_locks)
 	lk.lk.start = 0;
 	lk.lk.end = 99;
 	cr_assert_eq(ft_req(&t, FUSE_SETLK, e.nodeid, &lk, sizeof(lk), NULL, 0, NULL), 0);
+	/* ft_req sends pid 1: GETLK through the other open names it as the holder. */
 	lk.fh = f2;
 	cr_assert_eq(ft_req(&t, FUSE_SETLK, e.nodeid, &lk, sizeof(lk), NULL, 0, NULL), -EAGAIN);
 	cr_assert_eq(ft_req(&t, FUSE_GETLK, e.nodeid, &lk, sizeof(lk), &lo, sizeof(lo), NULL), 0);
 	cr_assert_eq(lo.lk.type, F_WRLCK);
 	cr_assert_eq(lo.lk.end, 99);
+	cr_assert_eq(lo.lk.pid, 1);
 	lk.lk.start = 100;
 	lk.lk.end = INT64_MAX;
 	cr_assert_eq(ft_req(&t, FUSE_SETLK, e.nodeid, &lk, sizeof(lk), NULL, 0, NULL), 0, "no overlap");
@@ -931,4 +949,122 @@ Test(fuse_ops, writeback_opens_wronly_as_rdwr)
 	cr_assert_eq(ft_read(&t, e.nodeid, fh, 0, buf, 3), 3);
 	cr_assert_eq(buf[0], 'X', "O_APPEND dropped: the kernel positions writes");
 	ft_release(&t, e.nodeid, fh, false);
+}
+
+/* DAX hook: a fake window of 1 MiB recording the calls. */
+static uint64_t dax_last_moff, dax_last_len;
+static int dax_calls;
+
+static int fake_setup(void *opaque, int fd, uint64_t foff, uint64_t len, uint64_t moff, bool w)
+{
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(opaque, &t);
+	if (moff + len > (1 << 20))
+		return -EINVAL;
+	dax_last_moff = moff;
+	dax_last_len = len;
+	dax_calls++;
+	return 0;
+}
+
+static int fake_remove(void *opaque, uint64_t moff, uint64_t len)
+{
+	dax_calls++;
+	return 0;
+}
+
+static const struct fuse_dax_ops fake_dax = { fake_setup, fake_remove };
+
+Test(fuse_ops, dax_hook)
+{
+	struct fuse_init_in ii = { .major = 7, .minor = 45, .flags = FUSE_MAP_ALIGNMENT };
+	struct fuse_init_out io;
+	struct fuse_setupmapping_in sm = { 0 };
+	struct {
+		struct fuse_removemapping_in in;
+		struct fuse_removemapping_one one[2];
+	} rm = { { 2 }, { { 0, 4096 }, { 8192, 4096 } } };
+	struct fuse_entry_out e;
+	uint64_t fh;
+
+	cr_assert_eq(ft_req(&t, FUSE_DESTROY, 0, NULL, 0, NULL, 0, NULL), 0);
+	fuse_server_set_dax(t.s, &fake_dax, &t);
+	cr_assert_eq(ft_req(&t, FUSE_INIT, 0, &ii, sizeof(ii), &io, sizeof(io), NULL), 0);
+	cr_assert(io.flags & FUSE_MAP_ALIGNMENT);
+	cr_assert_eq(io.map_alignment, 12);
+	cr_assert_eq(ft_create(&t, 1, "f", 0644, O_RDWR, &e, &fh), 0);
+	sm.fh = fh;
+	sm.len = 2 << 20;
+	sm.moffset = 0;
+	sm.flags = FUSE_SETUPMAPPING_FLAG_READ;
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), -EINVAL,
+		     "outside the window (checked by the transport)");
+	sm.len = 4096;
+	sm.moffset = 8192;
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), 0);
+	cr_assert_eq(dax_last_moff, 8192);
+	cr_assert_eq(dax_last_len, 4096);
+	sm.moffset = UINT64_MAX - 100;
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), -EINVAL);
+	sm.moffset = 0;
+	sm.fh = 9999;
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), -EBADF);
+	cr_assert_eq(ft_req(&t, FUSE_REMOVEMAPPING, 1, &rm, sizeof(rm), NULL, 0, NULL), 0);
+	cr_assert_eq(dax_calls, 3);
+	rm.in.count = 3; /* more entries than the request carries */
+	cr_assert_eq(ft_req(&t, FUSE_REMOVEMAPPING, 1, &rm, sizeof(rm), NULL, 0, NULL), -EINVAL);
+	ft_release(&t, e.nodeid, fh, false);
+}
+
+/* MKDIR as uid/gid 65534 with an optional FUSE_CREATE_SUPP_GROUP extension record. */
+static int mkdir_with_ext(uint64_t parent, const char *name, const uint32_t *ext, size_t extlen)
+{
+	struct fuse_mkdir_in in = { .mode = 0755 };
+	unsigned char req[512];
+	struct fuse_in_header *h = (void *)req;
+	size_t argn = sizeof(in) + strlen(name) + 1, pad = (8 - argn % 8) % 8;
+	struct fuse_out_header oh;
+
+	memset(req, 0, sizeof(req));
+	h->opcode = FUSE_MKDIR;
+	h->unique = 77;
+	h->nodeid = parent;
+	h->uid = h->gid = 65534;
+	memcpy(req + sizeof(*h), &in, sizeof(in));
+	memcpy(req + sizeof(*h) + sizeof(in), name, strlen(name) + 1);
+	/* The kernel pads the arguments so extensions start 8-byte aligned. */
+	argn += pad;
+	memcpy(req + sizeof(*h) + argn, ext, extlen);
+	h->total_extlen = (uint16_t)((extlen + 7) / 8);
+	h->len = (uint32_t)(sizeof(*h) + argn + h->total_extlen * 8);
+	cr_assert_gt(ft_raw(&t, req, h->len), 0);
+	memcpy(&oh, t.out, sizeof(oh));
+	return oh.error;
+}
+
+Test(fuse_ops, create_with_supplementary_group)
+{
+	struct fuse_entry_out g;
+	struct stat st;
+	uint32_t ext[4] = { 16, FUSE_ABI_EXT_GROUPS, 1, 4242 };
+	uint32_t other[4] = { 16, 77, 0, 0 };        /* unknown type: skipped */
+	uint32_t bad_size[4] = { 12, FUSE_ABI_EXT_GROUPS, 1, 4242 };
+	uint32_t bad_count[4] = { 16, FUSE_ABI_EXT_GROUPS, 1000, 4242 };
+
+	cr_assert_eq(ft_mkdir(&t, 1, "grp", 0775, &g), 0);
+	cr_assert_eq(chown(ft_path(&t, "grp"), 0, 4242), 0);
+	chmod(ft_path(&t, "grp"), 0775);
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "a", other, sizeof(other)), -EACCES,
+		     "not in the group without the extension");
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "a", ext, sizeof(ext)), 0);
+	cr_assert_eq(stat(ft_path(&t, "grp/a"), &st), 0);
+	cr_assert_eq(st.st_uid, 65534);
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "b", bad_size, sizeof(bad_size)), -EINVAL);
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "b", bad_count, sizeof(bad_count)), -EINVAL);
+	/* The server's own groups are back: a plain request as root still works. */
+	cr_assert_eq(ft_mkdir(&t, 1, "after", 0755, NULL), 0);
+	gid_t list[64];
+	int n = getgroups(64, list);
+	for (int i = 0; i < n; i++)
+		cr_assert_neq(list[i], 4242);
 }

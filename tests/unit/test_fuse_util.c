@@ -64,21 +64,30 @@ const char *ft_path(struct ft *t, const char *name)
 }
 
 /* Cuts [p, p+len) into pieces of t->split bytes (all of it in one piece if 0). */
+/* Only the first FT_SPLIT_SPAN bytes are cut; the rest is one piece (keeps it fast). */
+#define FT_SPLIT_SPAN 4096
+
 static int ft_scatter(struct ft *t, void *p, size_t len, struct iovec **iov)
 {
 	size_t piece = t->split ? t->split : (len ? len : 1);
-	int n = (int)((len + piece - 1) / piece), i;
+	size_t span = t->split && len > FT_SPLIT_SPAN ? FT_SPLIT_SPAN : len;
+	int n = (int)((span + piece - 1) / piece), i;
 
-	if (n == 0)
-		n = 1;
-	*iov = calloc((size_t)n, sizeof(**iov));
+	*iov = calloc((size_t)n + 2, sizeof(**iov));
 	cr_assert_not_null(*iov);
 	for (i = 0; i < n; i++) {
 		size_t off = (size_t)i * piece;
 
 		(*iov)[i].iov_base = (char *)p + off;
-		(*iov)[i].iov_len = off >= len ? 0 : (len - off < piece ? len - off : piece);
+		(*iov)[i].iov_len = span - off < piece ? span - off : piece;
 	}
+	if (span < len) {
+		(*iov)[n].iov_base = (char *)p + span;
+		(*iov)[n].iov_len = len - span;
+		n++;
+	}
+	if (n == 0)
+		n = 1; /* one empty piece */
 	return n;
 }
 

@@ -1,0 +1,93 @@
+/* `nook fs serve` end to end: mount through /dev/fuse in a child, use it, stop it. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs/fuse_server.h"
+
+static int serve(const char *a, const char *b, const char *c, const char *d)
+{
+	char *argv[] = { "serve", (char *)a, (char *)b, (char *)c, (char *)d, NULL };
+	int argc = 1;
+
+	while (argv[argc])
+		argc++;
+	return fs_serve_main(argc, argv);
+}
+
+Test(fuse_serve, argument_errors)
+{
+	cr_assert_eq(serve(NULL, NULL, NULL, NULL), 2);
+	cr_assert_eq(serve("/tmp", "/nonexistent/nook-mnt", NULL, NULL), 1);
+	cr_assert_eq(serve("/nonexistent/nook-src", "/tmp", NULL, NULL), 1);
+	cr_assert_eq(serve("/tmp", "/tmp", "-o", "cache=bogus"), 2);
+	cr_assert_eq(serve("/tmp", "/tmp", "--what", NULL), 2);
+	cr_assert_eq(serve("/tmp", "/tmp", "-o", NULL), 2);
+}
+
+static bool mounted(const char *mnt, const char *parent)
+{
+	struct stat a, b;
+
+	return !stat(mnt, &a) && !stat(parent, &b) && a.st_dev != b.st_dev;
+}
+
+Test(fuse_serve, mount_use_unmount)
+{
+	char base[] = "/tmp/nook-serve-XXXXXX", src[64], mnt[64], path[128], buf[32] = { 0 };
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	struct stat st;
+	pid_t pid;
+	int fd, status, i;
+
+	if (access("/dev/fuse", R_OK | W_OK) || geteuid() != 0)
+		cr_skip_test("needs root and /dev/fuse");
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(src, sizeof(src), "%s/src", base);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", base);
+	cr_assert_eq(mkdir(src, 0755), 0);
+	cr_assert_eq(mkdir(mnt, 0755), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(serve(src, mnt, "-o", "threads=2"));
+	/* Wait (bounded) for the mount to appear. */
+	for (i = 0; i < 250 && !mounted(mnt, base); i++)
+		nanosleep(&pause, NULL);
+	cr_assert(mounted(mnt, base), "mount did not appear");
+
+	snprintf(path, sizeof(path), "%s/hello", mnt);
+	fd = open(path, O_CREAT | O_RDWR, 0640);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(write(fd, "through fuse", 12), 12);
+	cr_assert_eq(pread(fd, buf, sizeof(buf), 0), 12);
+	close(fd);
+	cr_assert_str_eq(buf, "through fuse");
+	snprintf(path, sizeof(path), "%s/hello", src);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_size, 12);
+	cr_assert_eq(st.st_mode & 0777, 0640);
+	snprintf(path, sizeof(path), "%s/dir", mnt);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	cr_assert_eq(rmdir(path), 0);
+
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 0);
+	cr_assert_not(mounted(mnt, base), "unmounted on SIGTERM");
+	snprintf(path, sizeof(path), "%s/hello", src);
+	unlink(path);
+	rmdir(src);
+	rmdir(mnt);
+	rmdir(base);
+}
