@@ -101,10 +101,9 @@ Test(dispatch_cache, never_direct_io_allows_mmap)
 	dc_check(FS_CACHE_NEVER, "never");
 }
 
-/* KNOWN SERVER BUG (disabled): fuse_wanted_flags() asks for FUSE_DIRECT_IO_ALLOW_MMAP
- * only for cache=never, but pt_open_reply() sets FOPEN_DIRECT_IO for cache=metadata too.
- * Fix: request the flag whenever cache <= FS_CACHE_METADATA. */
-Test(dispatch_cache, metadata_direct_io_allows_mmap, .disabled = true)
+/* Was a server bug (fixed in fs 1591932): ALLOW_MMAP was only asked for cache=never
+ * although cache=metadata opens with FOPEN_DIRECT_IO too. */
+Test(dispatch_cache, metadata_direct_io_allows_mmap)
 {
 	dc_check(FS_CACHE_METADATA, "metadata");
 }

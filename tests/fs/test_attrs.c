@@ -294,10 +294,10 @@ Test(attrs, setuid_setgid_cleared_on_write_by_other)
 /*
  * setgid without group-exec: still dropped for a writer outside the file's group
  * (Linux >= 6.2 setattr_should_drop_sgid; mandatory locking is gone).
- * KNOWN SERVER BUG (disabled): nook's pt_kill_suidgid() keeps S_ISGID unless S_IXGRP is
- * set, although the client sent FUSE_WRITE_KILL_SUIDGID; mode stays 02666 on the mount.
+ * Was a server bug (fixed in fs 1591932): pt_kill_suidgid() kept S_ISGID unless S_IXGRP
+ * was set, so the mode stayed 02666 on the mount.
  */
-Test(attrs, setgid_without_group_exec_cleared_on_write_by_other, .disabled = true)
+Test(attrs, setgid_without_group_exec_cleared_on_write_by_other)
 {
 	struct stat st;
 

@@ -193,11 +193,10 @@ Test(special, posix_record_locks)
 
 /*
  * F_GETLK names the process holding the conflicting lock.
- * KNOWN SERVER LIMITATION (disabled): nook keeps guest locks as OFD locks and answers
- * GETLK with pid 0 ("the holder is not a process the guest knows"), so l_pid is 0 on
- * the mount. It could remember the in_header pid of the SETLK that took the lock.
+ * Was a server limitation (fixed in the fs branch): GETLK answered pid 0 for OFD locks;
+ * the server now remembers the pid of the SETLK that took the lock.
  */
-Test(special, posix_getlk_reports_holder_pid, .disabled = true)
+Test(special, posix_getlk_reports_holder_pid)
 {
 	fst_write_file("f", "0123456789", 10);
 	int fd = fst_ok(open("f", O_RDWR));
