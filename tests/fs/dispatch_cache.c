@@ -54,13 +54,26 @@ static int dc_rm(const char *p, const struct stat *st, int t, struct FTW *f)
 	return t == FTW_DP ? rmdir(p) : unlink(p);
 }
 
+static char dc_tmp[64];
+
+/* Runs even when an assertion failed, so a failing test leaves no temp dir behind. */
+static void dc_cleanup(void)
+{
+	if (dc_tmp[0])
+		nftw(dc_tmp, dc_rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(dispatch_cache, .fini = dc_cleanup);
+
 /* For each cache mode: direct-I/O opens imply ALLOW_MMAP was negotiated. */
 static void dc_check(enum fs_cache_mode mode, const char *name)
 {
-	char tmp[] = "/tmp/nook-dispatch-cache.XXXXXX", p[64], err[128];
+	char *tmp = dc_tmp, p[96], err[128];
 	struct fs_options o;
 	struct dc_reply r;
 
+	dc_cleanup();
+	snprintf(dc_tmp, sizeof(dc_tmp), "/tmp/nook-dispatch-cache.XXXXXX");
 	cr_assert(mkdtemp(tmp));
 	snprintf(p, sizeof(p), "%s/f", tmp);
 	close(open(p, O_CREAT | O_WRONLY, 0644));
@@ -93,7 +106,6 @@ static void dc_check(enum fs_cache_mode mode, const char *name)
 		  "cache=%s: FOPEN_DIRECT_IO without FUSE_DIRECT_IO_ALLOW_MMAP: shared mmap "
 		  "fails with ENODEV on the client", name);
 	fuse_server_free(s);
-	nftw(tmp, dc_rm, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 Test(dispatch_cache, never_direct_io_allows_mmap)

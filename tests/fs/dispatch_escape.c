@@ -112,29 +112,39 @@ static void de_setup(void)
 	cr_assert_eq(de_call(FUSE_INIT, 0, &ii, sizeof(ii), NULL, NULL, &r), 0);
 }
 
-/* Nothing next to the share changed: canary entries, times, the temp dir's listing. */
-static void de_assert_outside_untouched(void)
+/* Nothing next to the share changed: canary entries, times, the temp dir's listing.
+ * Returns what changed, or NULL. */
+static const char *de_outside_changed(void)
 {
 	struct stat v, c, t;
 
-	cr_assert(stat(de_victim, &v) == 0 && stat(de_canary, &c) == 0 && stat(de_tmp, &t) == 0);
-	cr_assert(v.st_ctim.tv_sec == de_victim_st.st_ctim.tv_sec &&
-		  v.st_ctim.tv_nsec == de_victim_st.st_ctim.tv_nsec, "victim changed");
-	cr_assert(v.st_uid == de_victim_st.st_uid && v.st_mode == de_victim_st.st_mode &&
-		  v.st_size == 6 && v.st_nlink == 1);
-	cr_assert(c.st_mtim.tv_sec == de_canary_st.st_mtim.tv_sec &&
-		  c.st_mtim.tv_nsec == de_canary_st.st_mtim.tv_nsec, "canary dir changed");
-	cr_assert(t.st_mtim.tv_sec == de_tmp_st.st_mtim.tv_sec &&
-		  t.st_mtim.tv_nsec == de_tmp_st.st_mtim.tv_nsec, "entries appeared next to share");
+	if (stat(de_victim, &v) || stat(de_canary, &c) || stat(de_tmp, &t))
+		return "canary or temp dir vanished";
+	if (v.st_ctim.tv_sec != de_victim_st.st_ctim.tv_sec ||
+	    v.st_ctim.tv_nsec != de_victim_st.st_ctim.tv_nsec || v.st_uid != de_victim_st.st_uid ||
+	    v.st_mode != de_victim_st.st_mode || v.st_size != 6 || v.st_nlink != 1)
+		return "victim changed";
+	if (c.st_mtim.tv_sec != de_canary_st.st_mtim.tv_sec ||
+	    c.st_mtim.tv_nsec != de_canary_st.st_mtim.tv_nsec)
+		return "canary dir changed";
+	if (t.st_mtim.tv_sec != de_tmp_st.st_mtim.tv_sec ||
+	    t.st_mtim.tv_nsec != de_tmp_st.st_mtim.tv_nsec)
+		return "entries appeared next to the share";
+	return NULL;
 }
 
+/* Cleans up first (an assertion ends .fini), then reports. */
 static void de_teardown(void)
 {
+	const char *changed = NULL;
+
 	if (de_srv) {
-		de_assert_outside_untouched();
+		changed = de_outside_changed();
 		fuse_server_free(de_srv);
+		de_srv = NULL;
 	}
 	nftw(de_tmp, de_rm, 16, FTW_DEPTH | FTW_PHYS);
+	cr_assert(!changed, "%s", changed);
 }
 
 TestSuite(dispatch, .init = de_setup, .fini = de_teardown);
