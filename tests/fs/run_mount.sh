@@ -17,6 +17,8 @@ if [ "${1:-}" = --native-only ]; then native_only=1; shift; fi
 [ $# -ge 2 ] || { echo "usage: $0 [--native-only] NOOK FS_TESTS [OPTS...]" >&2; exit 2; }
 nook=$(realpath "$1"); tests=$(realpath "$2"); shift 2
 jobs=${FS_TEST_JOBS:-2}
+# A hung mount must end the run, not the CI job: each suite run is bounded.
+limit=${FS_TEST_TIMEOUT:-600}
 
 T=$(mktemp -d /tmp/nook-fstest.XXXXXX) || exit 1
 chmod 755 "$T"
@@ -64,7 +66,7 @@ echo nested > "$T/s/canary/sub/file"
 snapshot > "$T/canary.before"
 
 echo "check-fuse: native run in $T/native"
-if ! NOOK_FS_TEST_DIR="$T/native" "$tests" --jobs "$jobs"; then
+if ! NOOK_FS_TEST_DIR="$T/native" timeout -k 10 "$limit" "$tests" --jobs "$jobs"; then
 	echo "check-fuse: FAILED natively: the tests themselves are wrong" >&2
 	exit 1
 fi
@@ -85,8 +87,8 @@ for opts in "$@"; do
 		continue
 	fi
 	if ! NOOK_FS_TEST_DIR="$T/m/mnt" NOOK_FS_SHARE_SRC="$T/s/src" \
-	     NOOK_FS_CANARY="$T/s/canary" "$tests" --jobs "$jobs"; then
-		echo "check-fuse: FAILED through the mount (-o $opts)" >&2
+	     NOOK_FS_CANARY="$T/s/canary" timeout -k 10 "$limit" "$tests" --jobs "$jobs"; then
+		echo "check-fuse: FAILED (or timed out after ${limit}s) through the mount (-o $opts)" >&2
 		fail=1
 	fi
 	if ! stop_server; then

@@ -244,6 +244,44 @@ Test(attrs, permissions_as_nobody)
 	cr_assert_eq(st.st_gid, FST_NOBODY);
 }
 
+static int fst_try_access(void *arg)
+{
+	const char *spec = arg;         /* "r:path", "w:path" or "x:path" */
+	int mode = spec[0] == 'r' ? R_OK : spec[0] == 'w' ? W_OK : X_OK;
+
+	return access(spec + 2, mode) ? errno : 0;
+}
+
+static int fst_try_chown(void *arg)
+{
+	return chown(arg, FST_NOBODY, FST_NOBODY) ? errno : 0;
+}
+
+Test(attrs, access_and_chown_as_nobody)
+{
+	fst_write_file("private", "s", 1);
+	fst_ok(chmod("private", 0600));
+	fst_write_file("public", "p", 1);
+	fst_ok(chmod("public", 0644));
+	fst_write_file("exe", "#!/bin/sh\n", 10);
+	fst_ok(chmod("exe", 0755));
+	cr_assert_eq(fst_as_nobody(fst_try_access, "r:private"), EACCES);
+	cr_assert_eq(fst_as_nobody(fst_try_access, "r:public"), 0);
+	cr_assert_eq(fst_as_nobody(fst_try_access, "w:public"), EACCES);
+	cr_assert_eq(fst_as_nobody(fst_try_access, "x:exe"), 0);
+	cr_assert_eq(fst_as_nobody(fst_try_access, "x:public"), EACCES);
+	/* Root passes read/write checks always, execute only with some x bit. */
+	fst_ok(access("private", R_OK | W_OK));
+	fst_assert_err(access("public", X_OK), EACCES);
+	fst_ok(access("exe", X_OK));
+	/* Giving a file away needs CAP_CHOWN, even to oneself from root's file. */
+	cr_assert_eq(fst_as_nobody(fst_try_chown, "public"), EPERM);
+	struct stat st;
+
+	fst_ok(stat("public", &st));
+	cr_assert_eq(st.st_uid, 0);
+}
+
 static int fst_write_as_nobody(void *arg)
 {
 	int fd = open(arg, O_WRONLY);

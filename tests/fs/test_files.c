@@ -62,6 +62,11 @@ Test(files, rename_directories)
 	cr_assert_eq(st.st_nlink, 3);
 	fst_ok(stat("d3", &st));
 	cr_assert_eq(st.st_nlink, 3);
+	/* The moved directory's ".." follows it. */
+	struct stat dotdot;
+
+	fst_ok(stat("d3/s1/..", &dotdot));
+	cr_assert_eq(dotdot.st_ino, st.st_ino);
 }
 
 Test(files, hard_links_and_nlink)
