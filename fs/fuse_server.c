@@ -878,7 +878,8 @@ static size_t fuse_reply_header(const struct iovec *out, int out_cnt, uint64_t u
 size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
 		     const struct iovec *out, int out_cnt)
 {
-	unsigned char inline_arg[FUSE_ARG_INLINE + 1];
+	/* Handlers read their fixed struct in place: keep it 8-byte aligned. */
+	unsigned char inline_arg[FUSE_ARG_INLINE + 1] __attribute__((aligned(8)));
 	unsigned char *arg = inline_arg;
 	struct fuse_in_header h;
 	struct fuse_iov ic, oc;
