@@ -28,6 +28,13 @@ __attribute__((constructor)) static void vm_note_start(void)
 	vm_process_start_ns = boot_timer_now_ns();
 }
 
+/* Debug trace of the startup phases (NOOK_LOG=debug), for the first-entry budget. */
+static void vm_mark(const char *phase)
+{
+	log_debug("%s: %.3f ms after start", phase,
+		  (boot_timer_now_ns() - vm_process_start_ns) / 1e6);
+}
+
 /* ---- stop requests ---- */
 
 void vm_request_stop(struct vm *vm, int status)
@@ -321,6 +328,11 @@ static int vm_setup_legacy(struct vm *vm)
 		r = bus_register(&vm->pio, LAYOUT_PVPANIC_PORT, 1, &pvpanic_ops, &vm->pvpanic, "pvpanic");
 	if (!r)
 		r = legacy_ports_register(&vm->pio, &vm->cmos);
+	/* The guest kernel's pvpanic-mmio driver binds to a port given on the command line
+	 * (guest-kernel-config/patches/0004); kept even with --cmdline, like virtio slots. */
+	if (!r)
+		snprintf(vm->dev_cmdline, sizeof(vm->dev_cmdline), "pvpanic_mmio.ioport=0x%x",
+			 LAYOUT_PVPANIC_PORT);
 	if (!r)
 		r = vm_register_mmio(vm, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops,
 				     &vm->boot_timer, "boot timer");
@@ -354,7 +366,7 @@ static void *vm_map_file(const char *path, const char *opt, size_t *len)
 		close(fd);
 		return (void *)"";	/* empty file: callers report it */
 	}
-	p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+	p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
 		log_err("%s %s: %s", opt, path, strerror(errno));
@@ -565,9 +577,14 @@ int vm_run(const struct vm_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
 	vcpu_install_kick_handler();
 
+	vm_mark("vm_run");
 	if (vm_open_kvm(vm) || vm_check_limits(vm, cfg) || vm_get_supported_cpuid(vm) ||
-	    vm_create_machine(vm) || vm_setup_memory(vm, cfg->mem_size))
+	    vm_create_machine(vm))
 		goto out;
+	vm_mark("KVM VM created");
+	if (vm_setup_memory(vm, cfg->mem_size))
+		goto out;
+	vm_mark("RAM mapped");
 	if (evl_init(&vm->loop)) {
 		log_err("epoll: %s", strerror(errno));
 		goto out;
@@ -581,8 +598,10 @@ int vm_run(const struct vm_config *cfg)
 		goto out;
 	if (vm_setup_devices(vm, cfg))
 		goto out;
+	vm_mark("devices set up");
 	if (vm_load_guest(vm, cfg, &entry))
 		goto out;
+	vm_mark("kernel loaded");
 
 	vm->vcpus = calloc((size_t)vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
@@ -598,6 +617,7 @@ int vm_run(const struct vm_config *cfg)
 		}
 	}
 
+	vm_mark("vCPUs created");
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->signal_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->stop_fd < 0 || vm->signal_fd < 0 ||
