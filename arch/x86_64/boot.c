@@ -135,6 +135,10 @@ int boot_load_bzimage(struct guest_mem *m, const uint8_t *img, size_t len,
 		return boot_fail(err, errlen, "bzImage truncated (setup %zu bytes, file %zu)",
 				 setup_size, len);
 	payload = len - setup_size;
+	/* syssize counts the protected-mode code in 16-byte paragraphs. */
+	if ((uint64_t)h.syssize * 16 > payload)
+		return boot_fail(err, errlen, "bzImage truncated (payload %zu bytes, header says %llu)",
+				 payload, (unsigned long long)h.syssize * 16);
 
 	if (h.relocatable_kernel) {
 		uint64_t align = h.kernel_alignment ? h.kernel_alignment : 0x200000;
