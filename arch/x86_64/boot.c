@@ -180,9 +180,10 @@ int boot_load_kernel(struct guest_mem *m, const uint8_t *img, size_t len,
 {
 	if (len >= SELFMAG && !memcmp(img, ELFMAG, SELFMAG))
 		return boot_load_elf(m, img, len, bi, err, errlen);
-	if (len >= BOOT_HDR_OFFSET + sizeof(struct setup_header))
+	/* "HdrS" at 0x202 marks a bzImage; anything else is not a kernel we know. */
+	if (len >= BOOT_HDR_OFFSET + sizeof(struct setup_header) && !memcmp(img + 0x202, "HdrS", 4))
 		return boot_load_bzimage(m, img, len, bi, err, errlen);
-	return boot_fail(err, errlen, "not a kernel image (neither ELF nor bzImage, %zu bytes)", len);
+	return boot_fail(err, errlen, "not a kernel image (neither ELF vmlinux nor bzImage, %zu bytes)", len);
 }
 
 int boot_load_initrd(struct guest_mem *m, const struct boot_image *bi, const uint8_t *data,
