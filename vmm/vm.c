@@ -345,40 +345,32 @@ static int vm_setup_legacy(struct vm *vm)
 
 /* ---- kernel, initrd, boot tables ---- */
 
-/* Maps a whole file read-only; err names the option on failure. */
-static void *vm_map_file(const char *path, const char *opt, size_t *len)
+/* Opens a regular file for the loaders; logs and returns -1 on failure. */
+static int vm_open_file(const char *path, const char *opt, struct boot_file *f)
 {
 	struct stat st;
-	void *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0) {
+	f->buf = NULL;
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0) {
 		log_err("%s %s: %s", opt, path, strerror(errno));
-		return NULL;
+		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(f->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		log_err("%s %s: not a regular file", opt, path);
-		close(fd);
-		return NULL;
+		close(f->fd);
+		f->fd = -1;
+		return -1;
 	}
-	*len = (size_t)st.st_size;
-	if (*len == 0) {
-		close(fd);
-		return (void *)"";	/* empty file: callers report it */
-	}
-	p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		log_err("%s %s: %s", opt, path, strerror(errno));
-		return NULL;
-	}
-	return p;
+	f->len = (uint64_t)st.st_size;
+	return 0;
 }
 
-static void vm_unmap_file(void *p, size_t len)
+static void vm_close_file(struct boot_file *f)
 {
-	if (p && len)
-		munmap(p, len);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
 }
 
 static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, uint64_t *entry)
@@ -388,10 +380,9 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, uint64_t *e
 		.pvm = vm->pvm, .replace = cfg->cmdline, .devices = vm->dev_cmdline,
 		.append = cfg->append,
 	};
+	struct boot_file kf = { .fd = -1 }, inf = { .fd = -1 };
 	uint64_t initrd_addr = 0;
-	size_t klen = 0, ilen = 0;
 	char err[256], *cmdline = NULL;
-	uint8_t *kimg, *iimg = NULL;
 	int r = -1;
 
 	if (cfg->kernel_is_default && access(cfg->kernel, F_OK) != 0) {
@@ -399,18 +390,16 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, uint64_t *e
 			cfg->kernel);
 		return -1;
 	}
-	kimg = vm_map_file(cfg->kernel, "--kernel", &klen);
-	if (!kimg)
+	if (vm_open_file(cfg->kernel, "--kernel", &kf))
 		return -1;
-	if (boot_load_kernel(&vm->mem, kimg, klen, &bi, err, sizeof(err))) {
+	if (boot_load_kernel_file(&vm->mem, &kf, &bi, err, sizeof(err))) {
 		log_err("--kernel %s: %s", cfg->kernel, err);
 		goto out;
 	}
 	if (cfg->initrd[0]) {
-		iimg = vm_map_file(cfg->initrd, "--initrd", &ilen);
-		if (!iimg)
+		if (vm_open_file(cfg->initrd, "--initrd", &inf))
 			goto out;
-		if (boot_load_initrd(&vm->mem, &bi, iimg, ilen, &initrd_addr, err, sizeof(err))) {
+		if (boot_load_initrd_file(&vm->mem, &bi, &inf, &initrd_addr, err, sizeof(err))) {
 			log_err("--initrd %s: %s", cfg->initrd, err);
 			goto out;
 		}
@@ -422,7 +411,8 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, uint64_t *e
 		goto out;
 	}
 	log_debug("kernel command line: %s", cmdline);
-	if (boot_write_zero_page(&vm->mem, &bi, cmdline, initrd_addr, ilen, err, sizeof(err))) {
+	if (boot_write_zero_page(&vm->mem, &bi, cmdline, initrd_addr, inf.fd >= 0 ? inf.len : 0,
+				 err, sizeof(err))) {
 		log_err("%s", err);
 		goto out;
 	}
@@ -440,8 +430,8 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, uint64_t *e
 	r = 0;
 out:
 	free(cmdline);
-	vm_unmap_file(kimg, klen);
-	vm_unmap_file(iimg, ilen);
+	vm_close_file(&kf);
+	vm_close_file(&inf);
 	return r;
 }
 
@@ -504,6 +494,33 @@ static void vm_init_fds(struct vm *vm)
 	atomic_init(&vm->exit_status, NOOK_EXIT_OK);
 }
 
+/* NOOK_LOG=info: peak RSS of nook vs guest RAM pages actually resident, the difference
+ * being nook's own memory overhead (the benchmark reads these lines). */
+static void vm_report_memory(struct vm *vm)
+{
+	size_t pages = vm->mem.map_len / 4096, resident = 0;
+	unsigned char *vec;
+	char line[256];
+	unsigned long hwm = 0;
+	FILE *f;
+
+	if (log_max_level < LOG_INFO || !vm->mem.map_base)
+		return;
+	vec = malloc(pages);
+	if (vec && mincore(vm->mem.map_base, vm->mem.map_len, vec) == 0)
+		for (size_t i = 0; i < pages; i++)
+			resident += vec[i] & 1;
+	free(vec);
+	f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %lu kB", &hwm) == 1)
+			break;
+	if (f)
+		fclose(f);
+	log_info("memory: peak RSS %lu KiB, guest RAM resident %zu KiB, overhead %ld KiB",
+		 hwm, resident * 4, (long)hwm - (long)(resident * 4));
+}
+
 static void vm_teardown(struct vm *vm, bool serial_ready, bool i8042_ready)
 {
 	vcpu_kick_all(vm);
@@ -532,6 +549,7 @@ static void vm_teardown(struct vm *vm, bool serial_ready, bool i8042_ready)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
+	vm_report_memory(vm);
 	gmem_unmap(&vm->mem);
 	free(vm->cpuid);
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arch/x86_64/layout.h"
 
@@ -35,9 +36,34 @@ static bool boot_in_file(size_t flen, uint64_t off, uint64_t size)
 	return off <= flen && size <= flen - off;
 }
 
-int boot_load_elf(struct guest_mem *m, const uint8_t *img, size_t len, struct boot_image *bi,
-		  char *err, size_t errlen)
+int boot_read(const struct boot_file *f, uint64_t off, void *dst, size_t n)
 {
+	uint8_t *d = dst;
+
+	if (!boot_in_file(f->len, off, n))
+		return -1;
+	if (f->buf) {
+		memcpy(d, f->buf + off, n);
+		return 0;
+	}
+	while (n) {
+		ssize_t r = pread(f->fd, d, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		d += r;
+		off += (uint64_t)r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int boot_load_elf_file(struct guest_mem *m, const struct boot_file *f, struct boot_image *bi,
+		       char *err, size_t errlen)
+{
+	const size_t len = f->len;
 	Elf64_Ehdr eh;
 	bool entry_ok = false;
 	int loads = 0;
@@ -45,7 +71,8 @@ int boot_load_elf(struct guest_mem *m, const uint8_t *img, size_t len, struct bo
 	memset(bi, 0, sizeof(*bi));
 	if (len < sizeof(eh))
 		return boot_fail(err, errlen, "ELF kernel truncated (%zu bytes)", len);
-	memcpy(&eh, img, sizeof(eh));
+	if (boot_read(f, 0, &eh, sizeof(eh)))
+		return boot_fail(err, errlen, "cannot read the ELF header");
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG))
 		return boot_fail(err, errlen, "not an ELF file");
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
@@ -63,7 +90,8 @@ int boot_load_elf(struct guest_mem *m, const uint8_t *img, size_t len, struct bo
 		Elf64_Phdr ph;
 		uint8_t *dst;
 
-		memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (boot_read(f, eh.e_phoff + i * sizeof(ph), &ph, sizeof(ph)))
+			return boot_fail(err, errlen, "cannot read ELF program header %u", i);
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		if (ph.p_filesz > ph.p_memsz || !boot_in_file(len, ph.p_offset, ph.p_filesz))
@@ -74,7 +102,8 @@ int boot_load_elf(struct guest_mem *m, const uint8_t *img, size_t len, struct bo
 			return boot_fail(err, errlen,
 					 "ELF segment %u [0x%llx, +0x%llx) lies outside guest RAM", i,
 					 (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
-		memcpy(dst, img + ph.p_offset, ph.p_filesz);
+		if (boot_read(f, ph.p_offset, dst, ph.p_filesz))
+			return boot_fail(err, errlen, "cannot read ELF segment %u", i);
 		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
 		if (ph.p_paddr < bi->load_start)
 			bi->load_start = ph.p_paddr;
@@ -101,10 +130,12 @@ int boot_load_elf(struct guest_mem *m, const uint8_t *img, size_t len, struct bo
 	return 0;
 }
 
-int boot_load_bzimage(struct guest_mem *m, const uint8_t *img, size_t len,
-		      struct boot_image *bi, char *err, size_t errlen)
+int boot_load_bzimage_file(struct guest_mem *m, const struct boot_file *f,
+			   struct boot_image *bi, char *err, size_t errlen)
 {
+	const size_t len = f->len;
 	struct setup_header h;
+	uint8_t jump;
 	size_t hdr_len, setup_size, payload;
 	uint64_t load, need;
 	uint8_t *dst;
@@ -112,7 +143,8 @@ int boot_load_bzimage(struct guest_mem *m, const uint8_t *img, size_t len,
 	memset(bi, 0, sizeof(*bi));
 	if (len < BOOT_HDR_OFFSET + sizeof(h))
 		return boot_fail(err, errlen, "bzImage truncated (%zu bytes)", len);
-	memcpy(&h, img + BOOT_HDR_OFFSET, sizeof(h));
+	if (boot_read(f, BOOT_HDR_OFFSET, &h, sizeof(h)) || boot_read(f, 0x201, &jump, 1))
+		return boot_fail(err, errlen, "cannot read the bzImage setup header");
 	if (h.boot_flag != BOOT_FLAG_MAGIC || h.header != BOOT_HDR_MAGIC)
 		return boot_fail(err, errlen, "not a bzImage (no HdrS setup header)");
 	if (h.version < BOOT_MIN_PROTOCOL)
@@ -124,11 +156,11 @@ int boot_load_bzimage(struct guest_mem *m, const uint8_t *img, size_t len,
 		return boot_fail(err, errlen, "bzImage is not a high-loaded (bzImage) kernel");
 
 	/* The header runs from 0x1f1 to 0x202 + the jump offset at 0x201. */
-	hdr_len = 0x202 + img[0x201] - BOOT_HDR_OFFSET;
+	hdr_len = 0x202 + (size_t)jump - BOOT_HDR_OFFSET;
 	if (hdr_len > sizeof(h))
 		hdr_len = sizeof(h);
 	memset(&bi->hdr, 0, sizeof(bi->hdr));
-	memcpy(&bi->hdr, img + BOOT_HDR_OFFSET, hdr_len);
+	memcpy(&bi->hdr, &h, hdr_len);
 
 	setup_size = ((size_t)(h.setup_sects ? h.setup_sects : 4) + 1) * 512;
 	if (setup_size >= len)
@@ -161,7 +193,8 @@ int boot_load_bzimage(struct guest_mem *m, const uint8_t *img, size_t len,
 		return boot_fail(err, errlen,
 				 "bzImage needs [0x%llx, +0x%llx) of RAM, outside guest RAM",
 				 (unsigned long long)load, (unsigned long long)need);
-	memcpy(dst, img + setup_size, payload);
+	if (boot_read(f, setup_size, dst, payload))
+		return boot_fail(err, errlen, "cannot read the bzImage payload");
 
 	bi->is_bzimage = true;
 	bi->entry = load + BOOT_ENTRY64_OFFSET;
@@ -175,20 +208,25 @@ int boot_load_bzimage(struct guest_mem *m, const uint8_t *img, size_t len,
 	return 0;
 }
 
-int boot_load_kernel(struct guest_mem *m, const uint8_t *img, size_t len,
-		     struct boot_image *bi, char *err, size_t errlen)
+int boot_load_kernel_file(struct guest_mem *m, const struct boot_file *f,
+			  struct boot_image *bi, char *err, size_t errlen)
 {
-	if (len >= SELFMAG && !memcmp(img, ELFMAG, SELFMAG))
-		return boot_load_elf(m, img, len, bi, err, errlen);
+	const size_t len = f->len;
+	uint8_t magic[4];
+
+	if (!boot_read(f, 0, magic, SELFMAG) && !memcmp(magic, ELFMAG, SELFMAG))
+		return boot_load_elf_file(m, f, bi, err, errlen);
 	/* "HdrS" at 0x202 marks a bzImage; anything else is not a kernel we know. */
-	if (len >= BOOT_HDR_OFFSET + sizeof(struct setup_header) && !memcmp(img + 0x202, "HdrS", 4))
-		return boot_load_bzimage(m, img, len, bi, err, errlen);
+	if (len >= BOOT_HDR_OFFSET + sizeof(struct setup_header) &&
+	    !boot_read(f, 0x202, magic, 4) && !memcmp(magic, "HdrS", 4))
+		return boot_load_bzimage_file(m, f, bi, err, errlen);
 	return boot_fail(err, errlen, "not a kernel image (neither ELF vmlinux nor bzImage, %zu bytes)", len);
 }
 
-int boot_load_initrd(struct guest_mem *m, const struct boot_image *bi, const uint8_t *data,
-		     size_t len, uint64_t *addr, char *err, size_t errlen)
+int boot_load_initrd_file(struct guest_mem *m, const struct boot_image *bi,
+			  const struct boot_file *f, uint64_t *addr, char *err, size_t errlen)
 {
+	const size_t len = f->len;
 	const struct gmem_region *low = &m->regions[0];
 	uint64_t top = low->gpa + low->size; /* low RAM ends at min(RAM, gap start) */
 	uint64_t start;
@@ -212,7 +250,8 @@ int boot_load_initrd(struct guest_mem *m, const struct boot_image *bi, const uin
 	if (!dst)
 		return boot_fail(err, errlen, "initrd placement 0x%llx outside RAM",
 				 (unsigned long long)start);
-	memcpy(dst, data, len);
+	if (boot_read(f, 0, dst, len))
+		return boot_fail(err, errlen, "cannot read the initrd");
 	*addr = start;
 	return 0;
 }
@@ -314,4 +353,37 @@ int boot_write_gdt(struct guest_mem *m)
 	};
 
 	return gmem_write(m, LAYOUT_GDT_ADDR, gdt, sizeof(gdt)) ? -EFAULT : 0;
+}
+
+/* Buffer front-ends (unit tests, callers holding the image in memory). */
+int boot_load_kernel(struct guest_mem *m, const uint8_t *img, size_t len,
+		     struct boot_image *bi, char *err, size_t errlen)
+{
+	struct boot_file f = { .fd = -1, .buf = img, .len = len };
+
+	return boot_load_kernel_file(m, &f, bi, err, errlen);
+}
+
+int boot_load_elf(struct guest_mem *m, const uint8_t *img, size_t len, struct boot_image *bi,
+		  char *err, size_t errlen)
+{
+	struct boot_file f = { .fd = -1, .buf = img, .len = len };
+
+	return boot_load_elf_file(m, &f, bi, err, errlen);
+}
+
+int boot_load_bzimage(struct guest_mem *m, const uint8_t *img, size_t len,
+		      struct boot_image *bi, char *err, size_t errlen)
+{
+	struct boot_file f = { .fd = -1, .buf = img, .len = len };
+
+	return boot_load_bzimage_file(m, &f, bi, err, errlen);
+}
+
+int boot_load_initrd(struct guest_mem *m, const struct boot_image *bi, const uint8_t *data,
+		     size_t len, uint64_t *addr, char *err, size_t errlen)
+{
+	struct boot_file f = { .fd = -1, .buf = data, .len = len };
+
+	return boot_load_initrd_file(m, bi, &f, addr, err, errlen);
 }

@@ -28,7 +28,27 @@ struct boot_image {
 	struct setup_header hdr; /* bzImage: copied from the image; ELF: synthesized */
 };
 
-/* Detects the format and loads it into guest RAM. */
+/* A kernel/initrd source: a file read with pread() straight into guest RAM (no copy of
+ * the whole image in nook's memory), or an in-memory buffer (buf != NULL). */
+struct boot_file {
+	int fd;
+	const uint8_t *buf;
+	uint64_t len;
+};
+
+/* Reads [off, off+n) of f; 0, or -1 if out of range or on an I/O error. */
+int boot_read(const struct boot_file *f, uint64_t off, void *dst, size_t n);
+
+int boot_load_kernel_file(struct guest_mem *m, const struct boot_file *f,
+			  struct boot_image *bi, char *err, size_t errlen);
+int boot_load_elf_file(struct guest_mem *m, const struct boot_file *f, struct boot_image *bi,
+		       char *err, size_t errlen);
+int boot_load_bzimage_file(struct guest_mem *m, const struct boot_file *f,
+			   struct boot_image *bi, char *err, size_t errlen);
+int boot_load_initrd_file(struct guest_mem *m, const struct boot_image *bi,
+			  const struct boot_file *f, uint64_t *addr, char *err, size_t errlen);
+
+/* Buffer front-ends of the above. Detects the format and loads it into guest RAM. */
 int boot_load_kernel(struct guest_mem *m, const uint8_t *img, size_t len,
 		     struct boot_image *bi, char *err, size_t errlen);
 int boot_load_elf(struct guest_mem *m, const uint8_t *img, size_t len,
