@@ -95,9 +95,8 @@ static bool vcpu_handle_io(struct vcpu *v)
 	/* String I/O repeats the access count times over consecutive buffer slots. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
 		if (!bus_access(&v->vm->pio, run->io.port, data, run->io.size, write)) {
-			snprintf(msg, sizeof(msg), "unhandled port I/O %s port 0x%x size %u%s",
-				 write ? "write to" : "read from", run->io.port, run->io.size,
-				 write ? "" : "");
+			snprintf(msg, sizeof(msg), "unhandled port I/O %s port 0x%x size %u",
+				 write ? "write to" : "read from", run->io.port, run->io.size);
 			vcpu_fatal(v, msg);
 			return false;
 		}

@@ -594,6 +594,8 @@ int vm_run(const struct vm_config *cfg)
 	sigaddset(&stop_signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
 	vcpu_install_kick_handler();
+	/* A closed stdout pipe must not kill nook mid-guest: writes then just fail. */
+	signal(SIGPIPE, SIG_IGN);
 
 	vm_mark("vm_run");
 	if (vm_open_kvm(vm) || vm_check_limits(vm, cfg) || vm_get_supported_cpuid(vm) ||

@@ -93,6 +93,17 @@ if [ -f "$guest/vmlinux" ]; then
 	expect_error "command line too long" 1 "command line too long" -- run --kernel "$vmlinux" --append "$(head -c 5000 /dev/zero | tr '\0' x)"
 fi
 
+# --- tiny hand-made guests: exits nook must report, never spin on ---
+tiny() { python3 tests/integration/boot_tiny_guest.py "$tmp/tiny-$1" "$2"; }
+tiny port 66ba3412eef4                 # mov dx,0x1234; out dx,al; hlt
+tiny mmio 48a1000000d000000000f4       # mov rax,[0xd0000000]; hlt (no virtio device there)
+tiny ud2 0f0b                          # ud2 with no IDT: triple fault
+tiny reset b0fee664ebfe                # mov al,0xfe; out 0x64,al; jmp .
+expect_error "unknown port ends nook" 1 "unhandled port I/O write to port 0x1234 size 1 at guest RIP 0x" -- run --kernel "$tmp/tiny-port"
+expect_error "unknown MMIO ends nook" 1 "unhandled MMIO read from 0xd0000000 size 8 at guest RIP 0x1000000" -- run --kernel "$tmp/tiny-mmio"
+expect_error "triple fault reported" 0 "triple fault \(KVM_EXIT_SHUTDOWN\) at RIP 0x1000000" -- run --kernel "$tmp/tiny-ud2"
+NOOK_LOG=info expect_error "i8042 reset -> status 0" 0 "guest requested reset" -- run --kernel "$tmp/tiny-reset"
+
 # --- guest boots ---
 if [ "${NOOK_BOOT_QUICK:-0}" = 1 ]; then
 	echo "boot: NOOK_BOOT_QUICK=1: guest boots skipped"
