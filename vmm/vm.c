@@ -582,6 +582,8 @@ int vm_run(const struct vm_config *cfg)
 		return NOOK_EXIT_ERROR;
 	}
 	vm_init_fds(vm);
+	/* Exists before anything can request a stop (devices, vCPUs). */
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->nr_vcpus = cfg->cpus;
 	vm->pvm = pvm_detect();
 	if (vm->pvm)
@@ -638,7 +640,6 @@ int vm_run(const struct vm_config *cfg)
 	}
 
 	vm_mark("vCPUs created");
-	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->signal_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->stop_fd < 0 || vm->signal_fd < 0 ||
 	    evl_add(&vm->loop, vm->stop_fd, vm_on_stop, vm) ||
@@ -659,7 +660,7 @@ int vm_run(const struct vm_config *cfg)
 			break;
 		}
 	}
-	if (evl_run(&vm->loop))
+	if (!atomic_load(&vm->stopping) && evl_run(&vm->loop))
 		log_err("event loop: %s", strerror(errno));
 	status = atomic_load(&vm->exit_status);
 out:
