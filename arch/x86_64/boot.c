@@ -61,6 +61,35 @@ int boot_read(const struct boot_file *f, uint64_t off, void *dst, size_t n)
 	return 0;
 }
 
+/* Threshold above which a page-congruent file range is mapped instead of copied. */
+#define BOOT_MAP_MIN	(64 * 1024)
+
+/*
+ * Fills guest RAM at dst (inside the gmem reservation) with [off, off+n) of f. When file
+ * offset and destination share their page offset, the file is mapped copy-on-write over
+ * the guest pages (MAP_FIXED | MAP_PRIVATE): no copy, no faults now, the page cache backs
+ * the guest until it writes. Otherwise, or if that fails, the bytes are read.
+ */
+static int boot_fill(const struct boot_file *f, uint64_t off, uint8_t *dst, uint64_t n)
+{
+	uintptr_t page = (uintptr_t)dst & 4095;
+
+	if (f->fd >= 0 && !f->buf && n >= BOOT_MAP_MIN && (off & 4095) == page &&
+	    boot_in_file(f->len, off, n)) {
+		uint8_t *start = dst - page;
+		uint64_t maplen = (page + n + 4095) & ~4095ULL;
+
+		if (mmap(start, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, f->fd,
+			 (off_t)(off - page)) != MAP_FAILED) {
+			/* The mapped pages around the range hold unrelated file bytes. */
+			memset(start, 0, page);
+			memset(dst + n, 0, maplen - page - n);
+			return 0;
+		}
+	}
+	return boot_read(f, off, dst, n);
+}
+
 /* Fresh guest RAM (private anonymous, see gmem_map) is already zero: zero a range by
  * dropping its whole pages instead of touching them, so bss costs no faults or RSS. */
 static void boot_zero(uint8_t *p, uint64_t len)
@@ -118,7 +147,7 @@ int boot_load_elf_file(struct guest_mem *m, const struct boot_file *f, struct bo
 			return boot_fail(err, errlen,
 					 "ELF segment %u [0x%llx, +0x%llx) lies outside guest RAM", i,
 					 (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
-		if (boot_read(f, ph.p_offset, dst, ph.p_filesz))
+		if (boot_fill(f, ph.p_offset, dst, ph.p_filesz))
 			return boot_fail(err, errlen, "cannot read ELF segment %u", i);
 		boot_zero(dst + ph.p_filesz, ph.p_memsz - ph.p_filesz);
 		if (ph.p_paddr < bi->load_start)
@@ -209,7 +238,7 @@ int boot_load_bzimage_file(struct guest_mem *m, const struct boot_file *f,
 		return boot_fail(err, errlen,
 				 "bzImage needs [0x%llx, +0x%llx) of RAM, outside guest RAM",
 				 (unsigned long long)load, (unsigned long long)need);
-	if (boot_read(f, setup_size, dst, payload))
+	if (boot_fill(f, setup_size, dst, payload))
 		return boot_fail(err, errlen, "cannot read the bzImage payload");
 
 	bi->is_bzimage = true;
@@ -266,7 +295,7 @@ int boot_load_initrd_file(struct guest_mem *m, const struct boot_image *bi,
 	if (!dst)
 		return boot_fail(err, errlen, "initrd placement 0x%llx outside RAM",
 				 (unsigned long long)start);
-	if (boot_read(f, 0, dst, len))
+	if (boot_fill(f, 0, dst, len))
 		return boot_fail(err, errlen, "cannot read the initrd");
 	*addr = start;
 	return 0;
