@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arch/x86_64/boot.h"
 #include "arch/x86_64/layout.h"
@@ -376,4 +377,41 @@ Test(arch_boot, real_vmlinux)
 Test(arch_boot, real_bzimage)
 {
 	try_real("build/guest/bzImage", true);
+}
+
+/* A file-backed ELF whose segment is page-congruent is mapped, not copied: same bytes,
+ * and the tail of the last page (other file bytes) reads as zero. */
+Test(arch_boot, elf_file_mapped_segment)
+{
+	enum { OFF = 0x10000, FILESZ = 0x20010, MEMSZ = 0x30000 };
+	static uint8_t img[OFF + FILESZ + 4096];
+	char path[] = "/tmp/nook-test-elf-XXXXXX";
+	struct boot_image bi;
+	struct boot_file f;
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof(*eh));
+	uint8_t *p;
+	int fd;
+
+	map_ram(64 << 20);
+	make_elf(img, sizeof(img), LAYOUT_KERNEL_LOAD, 16, 16);
+	ph->p_offset = OFF;
+	ph->p_filesz = FILESZ;
+	ph->p_memsz = MEMSZ;
+	eh->e_entry = LAYOUT_KERNEL_LOAD;
+	for (size_t i = OFF; i < sizeof(img); i++)
+		img[i] = (uint8_t)(i * 13 + 5);
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	unlink(path);
+	cr_assert_eq(write(fd, img, sizeof(img)), (ssize_t)sizeof(img));
+	f = (struct boot_file){ .fd = fd, .buf = NULL, .len = sizeof(img) };
+	cr_assert_eq(boot_load_kernel_file(&mem, &f, &bi, err, sizeof(err)), 0, "%s", err);
+	close(fd);
+	p = gmem_ptr(&mem, LAYOUT_KERNEL_LOAD, MEMSZ);
+	cr_assert_eq(memcmp(p, img + OFF, FILESZ), 0);
+	for (size_t i = FILESZ; i < MEMSZ; i++)
+		cr_assert_eq(p[i], 0, "byte %zu after the file data must be zero", i);
+	p[0] ^= 0xff;	/* private mapping: writable, and the file is unchanged */
+	cr_assert_eq(bi.entry, LAYOUT_KERNEL_LOAD);
 }
