@@ -57,7 +57,8 @@ void cli_usage(FILE *f)
 		"exit status: 0 guest reboot/poweroff (or Ctrl-A x), 1 nook error or unhandled\n"
 		"guest exit, 3 guest panic (pvpanic), 128+N when stopped by signal N.\n"
 		"environment: NOOK_LOG=debug|info|warn|err, NOOK_PVM=0|1 (software-virtualized\n"
-		"host handling, default: detected from /sys/module/kvm_pvm).\n",
+		"host handling, default: detected from /sys/module/kvm_pvm), NOOK_LOAD_COPY=1\n"
+		"(copy kernel/initrd into guest RAM instead of mapping the files).\n",
 		MPTABLE_MAX_CPUS);
 }
 

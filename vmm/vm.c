@@ -363,6 +363,7 @@ static int vm_open_file(const char *path, const char *opt, struct boot_file *f)
 		return -1;
 	}
 	f->len = (uint64_t)st.st_size;
+	f->copy = getenv("NOOK_LOAD_COPY") && strcmp(getenv("NOOK_LOAD_COPY"), "0");
 	return 0;
 }
 

@@ -69,12 +69,15 @@ int boot_read(const struct boot_file *f, uint64_t off, void *dst, size_t n)
  * offset and destination share their page offset, the file is mapped copy-on-write over
  * the guest pages (MAP_FIXED | MAP_PRIVATE): no copy, no faults now, the page cache backs
  * the guest until it writes. Otherwise, or if that fails, the bytes are read.
+ * Trade-off: until the guest writes a page, that page follows the file; rewriting the
+ * kernel file in place while a guest runs would change (or, truncated, fault) it.
+ * f->copy (NOOK_LOAD_COPY=1) always reads instead.
  */
 static int boot_fill(const struct boot_file *f, uint64_t off, uint8_t *dst, uint64_t n)
 {
 	uintptr_t page = (uintptr_t)dst & 4095;
 
-	if (f->fd >= 0 && !f->buf && n >= BOOT_MAP_MIN && (off & 4095) == page &&
+	if (f->fd >= 0 && !f->buf && !f->copy && n >= BOOT_MAP_MIN && (off & 4095) == page &&
 	    boot_in_file(f->len, off, n)) {
 		uint8_t *start = dst - page;
 		uint64_t maplen = (page + n + 4095) & ~4095ULL;

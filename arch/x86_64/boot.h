@@ -34,6 +34,7 @@ struct boot_file {
 	int fd;
 	const uint8_t *buf;
 	uint64_t len;
+	bool copy;	/* never map the file into guest RAM (see boot_fill in boot.c) */
 };
 
 /* Reads [off, off+n) of f; 0, or -1 if out of range or on an I/O error. */
