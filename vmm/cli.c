@@ -49,8 +49,14 @@ void cli_usage(FILE *f)
 		"  --memory SIZE     guest RAM, suffix K/M/G (bare number: MiB; default 128M)\n"
 		"  --console MODE    stdio (default), none, or a FILE receiving the output\n"
 		"  --boot-timer      print the boot-timer figure on stdout at exit\n"
-		"  --fs PATH[,tag=T,opts]  share a host directory (virtio-fs), repeatable\n"
-		"  --root PATH       share PATH as the guest root file system\n"
+		"  --fs PATH[,tag=NAME][,ro][,cache=MODE][,xattr|no_xattr][,threads=N]\n"
+		"                    share a host directory over virtio-fs (repeatable); the\n"
+		"                    tag (default: the directory's name, at most 36 bytes) is\n"
+		"                    what the guest mounts: mount -t virtiofs NAME /mnt;\n"
+		"                    cache=never|metadata|auto|always (default auto)\n"
+		"  --root PATH[,opts] boot with PATH as the guest's root file system (virtio-fs\n"
+		"                    tag nook-root; adds root=nook-root rootfstype=virtiofs rw;\n"
+		"                    no default initramfs)\n"
 		"\n"
 		"console: on a terminal stdin is raw; type Ctrl-A x to quit, Ctrl-A Ctrl-A for a\n"
 		"literal Ctrl-A.\n"
@@ -236,7 +242,8 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, char
 			return cli_fail(err, errlen, "no --kernel given and the nook binary's "
 					"directory is unknown");
 		cfg->kernel_is_default = true;
-		if (!have_initrd &&
+		/* With --root the guest's init lives on the shared root: no default initramfs. */
+		if (!have_initrd && !cfg->root &&
 		    (size_t)snprintf(cfg->initrd, sizeof(cfg->initrd), "%s/guest/initramfs.cpio",
 				     dir) >= sizeof(cfg->initrd))
 			cfg->initrd[0] = '\0';

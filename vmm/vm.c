@@ -81,24 +81,32 @@ int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, const struct bu
 	return bus_register(&vm->mmio, base, len, ops, opaque, name);
 }
 
-int vm_alloc_virtio_slot(struct vm *vm, uint64_t *base, uint32_t *gsi)
+int vm_cmdline_add(struct vm *vm, const char *param)
 {
 	size_t used = strlen(vm->dev_cmdline);
+	int n = snprintf(vm->dev_cmdline + used, sizeof(vm->dev_cmdline) - used, "%s%s",
+			 used ? " " : "", param);
+
+	if (n < 0 || (size_t)n >= sizeof(vm->dev_cmdline) - used) {
+		vm->dev_cmdline[used] = '\0';
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int vm_alloc_virtio_slot(struct vm *vm, uint64_t *base, uint32_t *gsi)
+{
+	char param[64];
 	uint64_t b;
 	uint32_t g;
-	int n;
 
 	if (vm->nr_virtio >= LAYOUT_VIRTIO_MAX)
 		return -ENOSPC;
 	b = LAYOUT_VIRTIO_MMIO_BASE + LAYOUT_VIRTIO_MMIO_SIZE * (uint64_t)vm->nr_virtio;
 	g = LAYOUT_VIRTIO_GSI_BASE + (uint32_t)vm->nr_virtio;
-	n = snprintf(vm->dev_cmdline + used, sizeof(vm->dev_cmdline) - used,
-		     "%svirtio_mmio.device=4K@0x%llx:%u", used ? " " : "",
-		     (unsigned long long)b, g);
-	if (n < 0 || (size_t)n >= sizeof(vm->dev_cmdline) - used) {
-		vm->dev_cmdline[used] = '\0';
+	snprintf(param, sizeof(param), "virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)b, g);
+	if (vm_cmdline_add(vm, param))
 		return -ENOSPC;
-	}
 	vm->nr_virtio++;
 	*base = b;
 	*gsi = g;

@@ -43,6 +43,9 @@ int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, const struct bu
 /* Next free virtio-mmio window (4 KiB) and its GSI from arch/x86_64/layout.h; also adds
  * `virtio_mmio.device=4K@0xADDR:GSI` to the guest command line. 0 or -ENOSPC. */
 int vm_alloc_virtio_slot(struct vm *vm, uint64_t *base, uint32_t *gsi);
+/* Adds one parameter (e.g. "root=TAG rootfstype=virtiofs rw") to the device part of the
+ * guest command line, before --append. 0 or -ENOSPC. */
+int vm_cmdline_add(struct vm *vm, const char *param);
 /* Guest RAM, for translating guest addresses (gmem_ptr). */
 struct guest_mem *vm_mem(struct vm *vm);
 /* Adds fd to the main event loop (callback runs on nook's main thread). 0 or -errno. */
