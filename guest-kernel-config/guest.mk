@@ -11,7 +11,7 @@ GUEST_KDEPS   := guest-kernel-config/build.sh guest-kernel-config/nook.config \
 GUEST_INITRD  := $(GUEST_DIR)/initramfs.cpio
 GUEST_INIT_CFLAGS := -std=c11 -Wall -Wextra -Werror -Os -static -nostdlib -ffreestanding \
                  -fno-stack-protector -fno-asynchronous-unwind-tables -fno-pie -no-pie \
-                 -Wl,--build-id=none -s
+                 -Wl,--build-id=none -Wl,-z,noseparate-code -s
 
 ALL_TARGETS += guest-kernel $(GUEST_INITRD)
 
@@ -26,7 +26,7 @@ $(GUEST_DIR)/vmlinux $(GUEST_DIR)/bzImage &: $(GUEST_KDEPS)
 
 guest-initramfs: $(GUEST_INITRD)
 
-$(GUEST_DIR)/init: tests/guest/init.c
+$(GUEST_DIR)/init: tests/guest/init.c guest-kernel-config/guest.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_INIT_CFLAGS) -o $@ $<
 
