@@ -40,5 +40,23 @@ $(GUEST_INITRD): $(GUEST_DIR)/init
 	mv $(GUEST_DIR)/initramfs.cpio.tmp $@
 	@rm -rf $(GUEST_DIR)/initramfs-root
 
-guest-boot-qemu: $(GUEST_DIR)/vmlinux $(GUEST_INITRD)
+guest-boot-qemu: $(GUEST_DIR)/vmlinux $(GUEST_INITRD) $(GUEST_SELFTEST_INITRD)
 	tests/guest/boot-qemu.sh $(GUEST_DIR)
+
+# Self-test initramfs: a static glibc /init exercising fork, signals and syscall restart
+# (checks the guest kernel's syscall emulation patch); used by boot-qemu.sh's selftest case.
+GUEST_SELFTEST_INITRD := $(GUEST_DIR)/initramfs-selftest.cpio
+ALL_TARGETS += $(GUEST_SELFTEST_INITRD)
+
+$(GUEST_DIR)/selftest: tests/guest/selftest.c guest-kernel-config/guest.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -Os -static -s -o $@ $<
+
+$(GUEST_SELFTEST_INITRD): $(GUEST_DIR)/selftest
+	@rm -rf $(GUEST_DIR)/selftest-root && mkdir -p $(GUEST_DIR)/selftest-root/dev $(GUEST_DIR)/selftest-root/proc
+	cp $(GUEST_DIR)/selftest $(GUEST_DIR)/selftest-root/init
+	touch -h -d @0 $(GUEST_DIR)/selftest-root $(GUEST_DIR)/selftest-root/*
+	cd $(GUEST_DIR)/selftest-root && printf '.\ndev\nproc\ninit\n' | \
+		cpio --quiet -o -H newc -R 0:0 --reproducible > ../initramfs-selftest.cpio.tmp
+	mv $(GUEST_DIR)/initramfs-selftest.cpio.tmp $@
+	@rm -rf $(GUEST_DIR)/selftest-root

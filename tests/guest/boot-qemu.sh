@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Boots the nook guest kernel + test initramfs under QEMU microvm (the reference VMM) and
 # checks that /init ran: vmlinux (PVH) and bzImage, 1 and 2 vCPUs, and a panic reported
-# through pvpanic. Prints the wall time from QEMU start to init's first line.
+# through pvpanic, and a self-test init (fork, signals, syscall restart). Prints the wall time from QEMU start to init's first line.
 #
 #   tests/guest/boot-qemu.sh [GUEST_DIR]     (default build/guest)
 #   NOOK_QEMU_CASES="vmlinux:1 bzImage:2 panic" to pick cases; NOOK_GUEST_APPEND adds params.
 set -euo pipefail
 
 dir=${1:-build/guest}
-cases=${NOOK_QEMU_CASES:-vmlinux:1 vmlinux:2 bzImage:1 bzImage:2 panic}
+cases=${NOOK_QEMU_CASES:-vmlinux:1 vmlinux:2 bzImage:1 bzImage:2 panic selftest}
 timeout_s=${NOOK_QEMU_TIMEOUT:-180}
 
 # Generic part + the part needed on software-virtualised KVM hosts (see guest-kernel-config/README.md).
@@ -18,7 +18,7 @@ cmdline="$cmdline_generic $cmdline_softvirt ${NOOK_GUEST_APPEND:-}"
 
 [ -e /dev/kvm ] || { echo "boot-qemu: SKIP, no /dev/kvm"; exit 0; }
 command -v qemu-system-x86_64 >/dev/null || { echo "boot-qemu: qemu-system-x86_64 missing (scripts/install-deps.sh)" >&2; exit 1; }
-for f in vmlinux bzImage initramfs.cpio; do
+for f in vmlinux bzImage initramfs.cpio initramfs-selftest.cpio; do
 	[ -f "$dir/$f" ] || { echo "boot-qemu: $dir/$f missing (make guest-kernel guest-initramfs)" >&2; exit 1; }
 done
 
@@ -33,16 +33,17 @@ elapsed() {
 	printf '%d.%02d' $((d / 1000000)) $((d % 1000000 / 10000))
 }
 
-# run_case NAME KERNEL CPUS EXTRA_APPEND EXPECT_EXIT(ok|panic)
+# run_case NAME KERNEL CPUS EXTRA_APPEND EXPECT(ok|panic|selftest) [INITRD]
 run_case() {
-	local name=$1 kernel=$2 cpus=$3 extra=$4 expect=$5 rc=0 start t_init=""
+	local name=$1 kernel=$2 cpus=$3 extra=$4 expect=$5 initrd=${6:-initramfs.cpio}
+	local rc=0 start t_init=""
 	start=${EPOCHREALTIME/./}
 	set +e
 	timeout "$timeout_s" qemu-system-x86_64 -M microvm,acpi=off -enable-kvm \
 		-cpu host,-arch-capabilities -m 128M -smp "$cpus" -nodefaults -no-user-config \
 		-display none -serial stdio -device i8042 -device pvpanic -no-reboot \
 		-action panic=exit-failure \
-		-kernel "$dir/$kernel" -initrd "$dir/initramfs.cpio" \
+		-kernel "$dir/$kernel" -initrd "$dir/$initrd" \
 		-append "$cmdline $extra" </dev/null 2>&1 |
 	while IFS= read -r line; do
 		printf '%s %s\n' "$(elapsed "$start")" "${line%$'\r'}"
@@ -51,10 +52,15 @@ run_case() {
 	set -e
 	local total
 	total=$(elapsed "$start")
-	t_init=$(grep -m1 'nook-guest: hello from init' "$log" | cut -d' ' -f1 || true)
+	local hello='nook-guest: hello from init'
+	[ "$expect" != selftest ] || hello='nook-selftest: start'
+	t_init=$(grep -m1 "$hello" "$log" | cut -d' ' -f1 || true)
 	local ok=1
-	grep -q 'nook-guest: hello from init' "$log" || ok=0
-	if [ "$expect" = ok ]; then
+	grep -q "$hello" "$log" || ok=0
+	if [ "$expect" = selftest ]; then
+		grep -q 'nook-selftest: PASS' "$log" || ok=0
+		[ "$rc" = 0 ] || ok=0
+	elif [ "$expect" = ok ]; then
 		grep -q "nook-guest: cpus=$cpus\$" "$log" || ok=0
 		[ "$rc" = 0 ] || ok=0
 	else
@@ -73,6 +79,7 @@ run_case() {
 
 for c in $cases; do
 	case $c in
+	selftest) run_case "selftest(fork,signals,restart)" vmlinux 1 "" selftest initramfs-selftest.cpio ;;
 	panic) run_case "panic(pvpanic)" vmlinux 1 "nook.test=panic" panic ;;
 	*:*) run_case "${c%%:*} smp=${c#*:}" "${c%%:*}" "${c#*:}" "" ok ;;
 	*) echo "boot-qemu: unknown case $c" >&2; exit 2 ;;
