@@ -116,6 +116,11 @@ else
 	expect_boot "vmlinux, 2 vCPUs" 0 "$greeting" 'cpus=2' -- \
 		--kernel "$vmlinux" --initrd "$initrd" --cpus 2
 	expect_boot "bzImage" 0 "$greeting" 'cpus=1' -- --kernel "$guest/bzImage" --initrd "$initrd"
+	if [ -f "$guest/initramfs-selftest.cpio" ]; then
+		# Checks the guest kernel's syscall-emulation patch on nook: fork, signals, restart.
+		expect_boot "syscall self-test, 2 vCPUs" 0 'nook-selftest: PASS' -- \
+			--kernel "$vmlinux" --initrd "$guest/initramfs-selftest.cpio" --cpus 2
+	fi
 	expect_boot "guest panic -> status 3" 3 'guest kernel panicked \(pvpanic\)' -- \
 		--kernel "$vmlinux" --initrd "$initrd" --append nook.test=panic
 fi
