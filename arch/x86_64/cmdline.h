@@ -15,7 +15,7 @@
 /* The generic part the guest kernel helper recommends (guest-kernel-config): serial
  * console, i8042 reboot, reboot at once on panic (after pvpanic told us), no PIT timer
  * check and no TSC watchdog (both slow and pointless in a microVM). */
-#define CMDLINE_DEFAULT "console=ttyS0 reboot=k panic=-1 quiet no_timer_check tsc=reliable"
+#define CMDLINE_DEFAULT "console=ttyS0 reboot=k panic=-1 quiet no_timer_check tsc=reliable kbd_poweroff"
 
 struct cmdline_parts {
 	bool pvm;

@@ -113,8 +113,9 @@ else
 	greeting='nook-guest: hello from init'
 	expect_boot "vmlinux, 1 vCPU, defaults (build/guest)" 0 "$greeting" 'cpus=1' \
 		'boot-timer: guest init reached after [0-9.]+ ms' -- --boot-timer
-	expect_boot "vmlinux, 2 vCPUs" 0 "$greeting" 'cpus=2' -- \
-		--kernel "$vmlinux" --initrd "$initrd" --cpus 2
+	# Also a guest power-off: it must end nook (status 0), not halt the vCPUs forever.
+	expect_boot "vmlinux, 2 vCPUs, guest poweroff" 0 "$greeting" 'cpus=2' -- \
+		--kernel "$vmlinux" --initrd "$initrd" --cpus 2 --append nook.test=poweroff
 	expect_boot "bzImage" 0 "$greeting" 'cpus=1' -- --kernel "$guest/bzImage" --initrd "$initrd"
 	if [ -f "$guest/initramfs-selftest.cpio" ]; then
 		# Checks the guest kernel's syscall-emulation patch on nook: fork, signals, restart.
