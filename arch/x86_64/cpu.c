@@ -81,19 +81,18 @@ static int cpu_set_msrs(int fd)
 		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WB },
 	};
 	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
-	struct {
-		struct kvm_msrs head;
-		struct kvm_msr_entry e[N];
-	} m;
+	/* struct kvm_msrs ends in a flexible array: room for one entry, 8-byte aligned. */
+	uint64_t buf[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)) / 8 + 1];
+	struct kvm_msrs *m = (struct kvm_msrs *)buf;
 	int r;
 
-	memset(&m, 0, sizeof(m));
+	memset(buf, 0, sizeof(buf));
 	/* One MSR per call: a host that refuses one (e.g. MISC_ENABLE) still gets the rest. */
 	for (int i = 0; i < N; i++) {
-		m.head.nmsrs = 1;
-		m.e[0].index = boot_msrs[i].index;
-		m.e[0].data = boot_msrs[i].data;
-		r = ioctl(fd, KVM_SET_MSRS, &m);
+		m->nmsrs = 1;
+		m->entries[0].index = boot_msrs[i].index;
+		m->entries[0].data = boot_msrs[i].data;
+		r = ioctl(fd, KVM_SET_MSRS, m);
 		if (r < 0)
 			return -errno;
 		if (r != 1)
