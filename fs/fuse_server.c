@@ -82,65 +82,65 @@ static int fuse_reply(struct fuse_ctx *c, const void *body, size_t len)
 }
 
 /*
- * The NUL-terminated name at arg[*off]: bounded by the argument block, one path
- * component (no '/'), at most NAME_MAX bytes, and not "." or ".." unless dots_ok.
- * Advances *off past the NUL.
+ * The NUL-terminated string at arg[*off], bounded by the argument block: the common
+ * part of every string argument. Sets *str and *len (without the NUL) and advances *off
+ * past the NUL; -EINVAL when no NUL lies inside the block.
  */
-static int fuse_arg_name(const struct fuse_ctx *c, size_t *off, const char **name, bool dots_ok)
+static int fuse_arg_cstr(const struct fuse_ctx *c, size_t *off, const char **str, size_t *len)
 {
 	const char *p = (const char *)c->arg + *off;
 	size_t avail = *off < c->arglen ? c->arglen - *off : 0;
 	const char *nul = memchr(p, 0, avail);
-	size_t len;
 
 	if (!nul)
 		return -EINVAL;
-	len = (size_t)(nul - p);
-	if (len == 0 || memchr(p, '/', len))
+	*str = p;
+	*len = (size_t)(nul - p);
+	*off += *len + 1;
+	return 0;
+}
+
+/* A name: one path component (no '/'), 1..NAME_MAX bytes, not "." or ".." unless dots_ok. */
+static int fuse_arg_name(const struct fuse_ctx *c, size_t *off, const char **name, bool dots_ok)
+{
+	size_t len;
+	int r = fuse_arg_cstr(c, off, name, &len);
+
+	if (r)
+		return r;
+	if (len == 0 || memchr(*name, '/', len))
 		return -EINVAL;
 	if (len > NAME_MAX)
 		return -ENAMETOOLONG;
-	if (!dots_ok && (!strcmp(p, ".") || !strcmp(p, "..")))
+	if (!dots_ok && (!strcmp(*name, ".") || !strcmp(*name, "..")))
 		return -EINVAL;
-	*name = p;
-	*off += len + 1;
 	return 0;
 }
 
-/* An xattr name ("user.x", "security.y"): NUL-terminated, 1..XATTR_NAME_MAX bytes. */
+/* An xattr name ("user.x", "security.y"): 1..XATTR_NAME_MAX bytes. */
 static int fuse_arg_name_xattr(const struct fuse_ctx *c, size_t *off, const char **name)
 {
-	const char *p = (const char *)c->arg + *off;
-	size_t avail = *off < c->arglen ? c->arglen - *off : 0;
-	const char *nul = memchr(p, 0, avail);
+	size_t len;
+	int r = fuse_arg_cstr(c, off, name, &len);
 
-	if (!nul)
+	if (r)
+		return r;
+	if (len == 0)
 		return -EINVAL;
-	if (nul == p)
-		return -EINVAL;
-	if ((size_t)(nul - p) > 255)
-		return -ERANGE;
-	*name = p;
-	*off += (size_t)(nul - p) + 1;
-	return 0;
+	return len > XATTR_NAME_MAX ? -ERANGE : 0;
 }
 
-/* A symlink target: any NUL-terminated string shorter than PATH_MAX. */
+/* A symlink target: any non-empty string shorter than PATH_MAX. */
 static int fuse_arg_path(const struct fuse_ctx *c, size_t *off, const char **path)
 {
-	const char *p = (const char *)c->arg + *off;
-	size_t avail = *off < c->arglen ? c->arglen - *off : 0;
-	const char *nul = memchr(p, 0, avail);
+	size_t len;
+	int r = fuse_arg_cstr(c, off, path, &len);
 
-	if (!nul)
-		return -EINVAL;
-	if (nul == p)
+	if (r)
+		return r;
+	if (len == 0)
 		return -ENOENT;
-	if ((size_t)(nul - p) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	*path = p;
-	*off += (size_t)(nul - p) + 1;
-	return 0;
+	return len >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
 static int64_t fuse_entry_reply(struct fuse_ctx *c, int err, struct fuse_entry_out *e)
