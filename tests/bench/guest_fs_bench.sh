@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# In-guest file-system benchmark: nook's virtio-fs vs QEMU + virtiofsd vs QEMU virtio-9p.
+#
+#   tests/bench/guest_fs_bench.sh            (make bench-guest-fs)
+#
+# Each run boots the same guest kernel with a fresh shared directory as its ROOT file
+# system; tests/bench/guest_fs_workload.c is /init there, runs the phases (create, stat,
+# readdir, read, write, readbig, rename, remove) on the share and prints
+# "bench: PHASE SECONDS OPS" per phase, timed inside the guest.
+#
+# Exit counters: before each phase the guest prints "bench: ready PHASE" and waits for a
+# line on its console; this script then reads the VM's KVM statistics (exits,
+# irq_injections, io_exits, mmio_exits summed over the VM's vCPUs, through
+# tests/bench/kvm_stats.c = KVM_GET_STATS_FD on the VMM's descriptors; debugfs
+# /sys/kernel/debug/kvm/PID-FD/ as a fallback) and answers.
+# The difference between two samples is one phase plus the handshake; the handshake
+# alone is measured by the empty "null" phase and subtracted. Dividing by the phase's ops
+# gives exits (interrupts) per operation - a proxy for per-request cost (an op may be
+# more than one FUSE request, e.g. open+read+release for one "read" op; for write/readbig
+# an op is 1 MiB).
+#
+# Environment: SYSTEMS="nook virtiofsd 9p" RUNS=3 FILES=40 SIZE=4096 BIG_MIB=2
+#   NOOK=build/nook VMLINUX=build/guest/vmlinux WORKLOAD=build/bench/guest_fs_workload
+#   GUEST_TIMEOUT=400 (seconds per boot) VIRTIOFSD=/usr/lib/qemu/virtiofsd
+#   KEEP_LOGS=DIR (keep console logs there) RESULTS=FILE (raw per-run rows)
+set -uo pipefail
+
+SYSTEMS=${SYSTEMS:-nook virtiofsd 9p}
+RUNS=${RUNS:-3}
+FILES=${FILES:-40}
+SIZE=${SIZE:-4096}
+BIG_MIB=${BIG_MIB:-2}
+BUILD=${BUILD:-build}
+NOOK=${NOOK:-$BUILD/nook}
+VMLINUX=${VMLINUX:-$BUILD/guest/vmlinux}
+WORKLOAD=${WORKLOAD:-$BUILD/bench/guest_fs_workload}
+KVM_STATS=${KVM_STATS:-$BUILD/bench/kvm_stats}
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-400}
+VIRTIOFSD=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+TAG=benchfs
+PHASES="create stat readdir read write readbig rename remove"
+STATS="exits irq_injections io_exits mmio_exits"
+
+say() { echo "guest-fs-bench: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Same guest command line as nook's default (plus pvpanic port, as the kernel README).
+CMDLINE="console=ttyS0 reboot=k panic=-1 quiet pvpanic_mmio.ioport=0x505 no_timer_check tsc=reliable"
+if [ -d /sys/module/kvm_pvm ] || [ "${NOOK_PVM:-}" = 1 ]; then
+	CMDLINE="$CMDLINE noxsave clearcpuid=popcnt,avx,avx2,avx512f,bmi1,bmi2,movbe,erms,fsrm,fsgsbase,rdrand,rdseed,sse4_1,sse4_2,aes,pclmulqdq,abm,smap,smep,cx16 rodata=off percpu_alloc=page noreplace-smp"
+fi
+WORKLOAD_ARGS="files=$FILES size=$SIZE big=$BIG_MIB"
+
+[ -e /dev/kvm ] || { say "SKIP: no /dev/kvm"; exit 0; }
+[ -f "$VMLINUX" ] || die "$VMLINUX missing (make guest-kernel)"
+[ -x "$WORKLOAD" ] || die "$WORKLOAD missing (make $WORKLOAD)"
+
+# --- temporary state, always cleaned up
+TMP=$(mktemp -d /tmp/guest-fs-bench.XXXXXX) || die "mktemp"
+PIDS=()
+MOUNTED_DEBUGFS=0
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+	[ $MOUNTED_DEBUGFS = 0 ] || umount /sys/kernel/debug 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ ! -x "$KVM_STATS" ] && [ ! -d /sys/kernel/debug/kvm ] && [ "$(id -u)" = 0 ]; then
+	mount -t debugfs none /sys/kernel/debug 2>/dev/null && MOUNTED_DEBUGFS=1
+fi
+
+RAW=${RESULTS:-$TMP/results}
+: > "$RAW"
+
+# KVM statistics of the VM owned by process $1 (one line, in STATS order, "-" if unknown):
+# the binary stats interface through kvm_stats (works under kernel lockdown), else debugfs.
+kvm_sample() {
+	local dir s v out=""
+	if [ -x "$KVM_STATS" ] && out=$("$KVM_STATS" "$1" $STATS 2>/dev/null); then
+		echo "$out"
+		return
+	fi
+	out=""
+	dir=$(ls -d /sys/kernel/debug/kvm/"$1"-* 2>/dev/null | head -n1)
+	for s in $STATS; do
+		[ -n "$dir" ] && v=$(cat "$dir/$s" 2>/dev/null) || v=-
+		out="$out $v"
+	done
+	echo "${out# }"
+}
+
+# The VMM process under `timeout` (timeout's only child).
+vmm_pid() {
+	local c
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		c=$(pgrep -P "$1" | head -n1)
+		[ -n "$c" ] && { echo "$c"; return; }
+		sleep 0.1
+	done
+}
+
+# run_guest SYSTEM RUN SHARE CMD...: boots, drives the handshake, appends raw rows.
+run_guest() {
+	local sys=$1 run=$2 share=$3
+	shift 3
+	local log=$TMP/$sys.$run.console err=$TMP/$sys.$run.stderr
+	local in out pid="" line phase ok=0 rc
+	declare -A at=()
+	declare -A secs=() ops=()
+
+	coproc VMM { exec timeout "$GUEST_TIMEOUT" "$@" 2>"$err"; }
+	exec {out}<&"${VMM[0]}" {in}>&"${VMM[1]}"
+	local cpid=$VMM_PID
+	PIDS+=("$cpid")
+	while IFS= read -r -u "$out" line; do
+		line=${line%$'\r'}
+		echo "$line" >> "$log"
+		case $line in
+		"bench: ready "*)
+			phase=${line#bench: ready }
+			[ -n "$pid" ] || pid=$(vmm_pid "$cpid")
+			at[$phase]=$(kvm_sample "$pid")
+			echo >&"$in" ;;
+		"bench: done") ok=1 ;;
+		"bench: error"*) say "$sys run $run: $line" ;;
+		"bench: "*" "*" "*)
+			set -- ${line#bench: }
+			secs[$1]=$2 ops[$1]=$3 ;;
+		esac
+	done
+	exec {in}>&- {out}<&-
+	wait "$cpid"
+	rc=$?
+	[ -z "${KEEP_LOGS:-}" ] || { mkdir -p "$KEEP_LOGS"; cp "$log" "$err" "$KEEP_LOGS/" 2>/dev/null; }
+	if [ $ok != 1 ]; then
+		say "$sys run $run failed (exit $rc); console tail:"
+		tail -n 25 "$log" >&2
+		[ -s "$err" ] && { say "stderr:"; tail -n 10 "$err" >&2; }
+		return 1
+	fi
+
+	# Per phase: counters between its "ready" and the next one, minus the null phase.
+	local order="null $PHASES end" prev="" p i base=() d
+	for p in $order; do
+		if [ -n "$prev" ] && [ -n "${at[$prev]:-}" ] && [ -n "${at[$p]:-}" ]; then
+			local a=(${at[$prev]}) b=(${at[$p]}) deltas=()
+			for i in 0 1 2 3; do
+				if [ "${a[$i]}" = - ] || [ "${b[$i]}" = - ]; then d=-; else d=$(( b[i] - a[i] )); fi
+				deltas+=("$d")
+			done
+			if [ "$prev" = null ]; then
+				base=("${deltas[@]}")
+			else
+				for i in 0 1 2 3; do
+					[ "${deltas[$i]}" = - ] || [ "${base[$i]:--}" = - ] ||
+						deltas[$i]=$(( deltas[i] - base[i] ))
+				done
+				echo "$sys $run $prev ${secs[$prev]:--} ${ops[$prev]:--} ${deltas[*]}" >> "$RAW"
+			fi
+		elif [ -n "$prev" ] && [ "$prev" != null ]; then
+			echo "$sys $run $prev ${secs[$prev]:--} ${ops[$prev]:--} - - - -" >> "$RAW"
+		fi
+		prev=$p
+	done
+	return 0
+}
+
+# A fresh share: the workload as /init, /dev for devtmpfs.
+new_share() {
+	local d=$TMP/share.$1.$2
+	mkdir -p "$d/dev"
+	cp "$WORKLOAD" "$d/init"
+	echo "$d"
+}
+
+run_nook() {
+	local share
+	share=$(new_share nook "$1")
+	[ -x "$NOOK" ] || { say "nook: $NOOK missing"; return 1; }
+	run_guest nook "$1" "$share" "$NOOK" run --kernel "$VMLINUX" --root "$share" \
+		--append "init=/init $WORKLOAD_ARGS"
+}
+
+QEMU_COMMON=(qemu-system-x86_64 -enable-kvm -cpu host,-arch-capabilities -m 128M
+	-nodefaults -no-user-config -display none -device i8042 -no-reboot -serial stdio
+	-global virtio-mmio.force-legacy=false -kernel "$VMLINUX")
+
+run_virtiofsd() {
+	local share sock=$TMP/vfsd.$1.sock vpid r
+	share=$(new_share virtiofsd "$1")
+	[ -x "$VIRTIOFSD" ] || { say "virtiofsd: $VIRTIOFSD missing"; return 1; }
+	"$VIRTIOFSD" --socket-path="$sock" -o source="$share" -o cache=auto \
+		>"$TMP/vfsd.$1.log" 2>&1 &
+	vpid=$!
+	PIDS+=("$vpid")
+	for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+	[ -S "$sock" ] || { say "virtiofsd did not start:"; cat "$TMP/vfsd.$1.log" >&2; return 1; }
+	run_guest virtiofsd "$1" "$share" "${QEMU_COMMON[@]}" \
+		-M microvm,acpi=off,memory-backend=mem \
+		-object memory-backend-memfd,id=mem,size=128M,share=on \
+		-chardev socket,id=c0,path="$sock" -device vhost-user-fs-device,chardev=c0,tag=$TAG \
+		-append "$CMDLINE root=$TAG rootfstype=virtiofs rw init=/init $WORKLOAD_ARGS"
+	r=$?
+	kill "$vpid" 2>/dev/null
+	wait "$vpid" 2>/dev/null
+	return $r
+}
+
+run_9p() {
+	local share
+	share=$(new_share 9p "$1")
+	run_guest 9p "$1" "$share" "${QEMU_COMMON[@]}" -M microvm,acpi=off \
+		-fsdev local,id=f0,path="$share",security_model=passthrough \
+		-device virtio-9p-device,fsdev=f0,mount_tag=$TAG \
+		-append "$CMDLINE root=$TAG rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000 rw init=/init $WORKLOAD_ARGS"
+}
+
+say "kernel $VMLINUX; $RUNS run(s) each of: $SYSTEMS; $FILES x $SIZE B files, $BIG_MIB MiB file"
+failed=0
+for run in $(seq "$RUNS"); do
+	for sys in $SYSTEMS; do
+		t0=$EPOCHREALTIME
+		case $sys in
+		nook) run_nook "$run" ;;
+		virtiofsd) run_virtiofsd "$run" ;;
+		9p) run_9p "$run" ;;
+		*) die "unknown system $sys" ;;
+		esac || { failed=$((failed + 1)); continue; }
+		say "$sys run $run: ok ($(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s wall)"
+	done
+done
+
+# --- table: medians over runs; ratios nook/virtiofsd and nook/9p (<1: nook faster)
+awk -v systems="$SYSTEMS" -v phases="$PHASES" '
+function median(key,   n, i, j, t, v) {
+	n = cnt[key]
+	if (!n) return "-"
+	for (i = 1; i <= n; i++) v[i] = val[key, i]
+	for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+function add(key, x) { if (x != "-") val[key, ++cnt[key]] = x }
+{
+	sys = $1; ph = $3
+	add(sys SUBSEP ph SUBSEP "t", $4)
+	if ($5 != "-" && $5 > 0 && $6 != "-") {
+		add(sys SUBSEP ph SUBSEP "ex", $6 / $5)
+		add(sys SUBSEP ph SUBSEP "irq", $7 / $5)
+	}
+	ops[ph] = $5
+}
+END {
+	ns = split(systems, S, " "); np = split(phases, P, " ")
+	hdr = sprintf("%-8s %6s", "phase", "ops")
+	for (i = 1; i <= ns; i++) hdr = hdr sprintf(" %11s", S[i] " s")
+	hasv = systems ~ /virtiofsd/ && systems ~ /nook/; has9 = systems ~ /9p/ && systems ~ /nook/
+	if (hasv) hdr = hdr sprintf(" %9s", "nook/vfsd")
+	if (has9) hdr = hdr sprintf(" %8s", "nook/9p")
+	for (i = 1; i <= ns; i++) hdr = hdr sprintf(" %14s", S[i] " ex/op")
+	for (i = 1; i <= ns; i++) hdr = hdr sprintf(" %14s", S[i] " irq/op")
+	print hdr
+	for (p = 1; p <= np; p++) {
+		ph = P[p]
+		line = sprintf("%-8s %6s", ph, ph in ops ? ops[ph] : "-")
+		for (i = 1; i <= ns; i++) {
+			m = median(S[i] SUBSEP ph SUBSEP "t"); t[S[i]] = m
+			line = line (m == "-" ? sprintf(" %11s", "-") : sprintf(" %11.3f", m))
+		}
+		if (hasv) line = line ((t["nook"] == "-" || t["virtiofsd"] == "-" || t["virtiofsd"] == 0) ? sprintf(" %9s", "-") : sprintf(" %9.2f", t["nook"] / t["virtiofsd"]))
+		if (has9) line = line ((t["nook"] == "-" || t["9p"] == "-" || t["9p"] == 0) ? sprintf(" %8s", "-") : sprintf(" %8.2f", t["nook"] / t["9p"]))
+		for (k = 0; k < 2; k++)
+			for (i = 1; i <= ns; i++) {
+				m = median(S[i] SUBSEP ph SUBSEP (k ? "irq" : "ex"))
+				line = line (m == "-" ? sprintf(" %14s", "-") : sprintf(" %14.1f", m))
+			}
+		print line
+	}
+}' "$RAW"
+echo "(seconds: median of $RUNS run(s) timed in the guest; ratio < 1: nook faster;"
+echo " ex/op, irq/op: KVM exits / injected interrupts per op, handshake subtracted; write/readbig op = 1 MiB)"
+[ $failed = 0 ] || { say "$failed run(s) failed"; exit 1; }
