@@ -13,11 +13,6 @@ $(GUEST_FS_WORKLOAD): tests/bench/guest_fs_workload.c tests/bench/guest_fs.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -s -o $@ $<
 
-# Host helper: KVM exit counters of a running VMM (binary stats fd, lockdown-proof).
-$(BUILD)/bench/kvm_stats: tests/bench/kvm_stats.c tests/bench/guest_fs.mk
-	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -o $@ $<
-
-bench-guest-fs: $(BUILD)/nook $(BUILD)/guest/vmlinux $(GUEST_FS_WORKLOAD) $(BUILD)/bench/kvm_stats
+bench-guest-fs: $(BUILD)/nook $(BUILD)/guest/vmlinux $(GUEST_FS_WORKLOAD)
 	BUILD=$(BUILD) SYSTEMS="$(or $(SYSTEMS),nook virtiofsd 9p)" RUNS=$(or $(RUNS),3) \
 		tests/bench/guest_fs_bench.sh
