@@ -20,7 +20,7 @@
 # reach here: debugfs refuses to open them (lockdown) and KVM_GET_STATS_FD only works
 # from the VMM's own process; kvm_pvm fires no kvm_exit tracepoint.
 #
-# Environment: SYSTEMS="nook virtiofsd 9p" RUNS=3 FILES=40 SIZE=4096 BIG_MIB=2
+# Environment: SYSTEMS="nook virtiofsd 9p" RUNS=3 FILES=20 SIZE=4096 BIG_MIB=2
 #   NOOK=build/nook VMLINUX=build/guest/vmlinux WORKLOAD=build/bench/guest_fs_workload
 #   GUEST_TIMEOUT=400 (seconds per boot) VIRTIOFSD=/usr/lib/qemu/virtiofsd
 #   KEEP_LOGS=DIR (keep console logs there) RESULTS=FILE (raw per-run rows)
@@ -28,7 +28,7 @@ set -uo pipefail
 
 SYSTEMS=${SYSTEMS:-nook virtiofsd 9p}
 RUNS=${RUNS:-3}
-FILES=${FILES:-40}
+FILES=${FILES:-20}
 SIZE=${SIZE:-4096}
 BIG_MIB=${BIG_MIB:-2}
 BUILD=${BUILD:-build}
@@ -79,7 +79,7 @@ HAVE_PERF=0
 if command -v perf >/dev/null; then
 	[ -d /sys/kernel/tracing/events/kvm ] || [ -d /sys/kernel/debug/tracing/events/kvm ] ||
 		{ [ "$(id -u)" = 0 ] && mount -t debugfs none /sys/kernel/debug 2>/dev/null && MOUNTED_DEBUGFS=1; }
-	perf list 2>/dev/null | grep -q 'kvm:kvm_mmio' && HAVE_PERF=1
+	perf stat -e kvm:kvm_mmio -- true >/dev/null 2>&1 && HAVE_PERF=1
 fi
 [ $HAVE_PERF = 1 ] || say "no perf with kvm tracepoints: exit counts will be '-'"
 
@@ -100,12 +100,14 @@ perf_start() {	# VMM_PID PHASE
 	perf stat -x, -o "$PERF_OUT" -e "$ev" -p "$1" -D -1 \
 		--control "fifo:$TMP/perf.ctl,$TMP/perf.ack" >/dev/null 2>&1 &
 	PERF_PID=$!
+	sleep 1	# perf drops commands sent before it has set up its fifos
 	exec {PERF_CTL}<>"$TMP/perf.ctl" {PERF_ACK}<>"$TMP/perf.ack"
 	echo enable >&"$PERF_CTL"
 	read -r -t 20 -u "$PERF_ACK" _ || say "perf did not acknowledge (phase $2)"
 }
-perf_stop() {	# prints the counts, STATS order
-	[ -n "$PERF_PID" ] || { echo ""; return; }
+perf_stop() {	# sets PERF_COUNTS (STATS order); not in a subshell: it waits for perf
+	PERF_COUNTS=""
+	[ -n "$PERF_PID" ] || return 0
 	local s v out=""
 	echo disable >&"$PERF_CTL"
 	read -r -t 20 -u "$PERF_ACK" _
@@ -117,7 +119,7 @@ perf_stop() {	# prints the counts, STATS order
 		v=$(awk -F, -v e="$s" '$3 == e && $1 ~ /^[0-9]+$/ { print $1 }' "$PERF_OUT")
 		out="$out ${v:--}"
 	done
-	echo "${out# }"
+	PERF_COUNTS=${out# }
 }
 
 # The VMM process under `timeout` (timeout's only child).
@@ -150,7 +152,10 @@ run_guest() {
 		"bench: ready "*)
 			phase=${line#bench: ready }
 			[ -n "$pid" ] || pid=$(vmm_pid "$cpid")
-			[ -z "$prev_phase" ] || at[$prev_phase]=$(perf_stop)
+			if [ -n "$prev_phase" ]; then
+				perf_stop
+				at[$prev_phase]=$PERF_COUNTS
+			fi
 			[ "$phase" = end ] || perf_start "$pid" "$phase"
 			prev_phase=$phase
 			echo >&"$in" ;;
@@ -162,13 +167,13 @@ run_guest() {
 		esac
 	done
 	exec {in}>&- {out}<&-
-	[ -z "$PERF_PID" ] || perf_stop >/dev/null
+	[ -z "$PERF_PID" ] || perf_stop
 	wait "$cpid"
 	rc=$?
 	[ -z "${KEEP_LOGS:-}" ] || { mkdir -p "$KEEP_LOGS"; cp "$log" "$err" "$KEEP_LOGS/" 2>/dev/null; }
 	if [ $ok != 1 ]; then
 		say "$sys run $run failed (exit $rc); console tail:"
-		tail -n 25 "$log" >&2
+		[ -f "$log" ] && tail -n 25 "$log" >&2
 		[ -s "$err" ] && { say "stderr:"; tail -n 10 "$err" >&2; }
 		return 1
 	fi
