@@ -10,15 +10,18 @@
 #
 # Exit counters: before each phase the guest prints "bench: ready PHASE" and waits for a
 # line on its console; this script then starts `perf stat` on the VMM process counting
-# KVM tracepoints (trapped MMIO / port I/O / MSR accesses, exits to the VMM, interrupts
-# accepted by the guest APIC, irq line raises), waits until perf has enabled its
-# counters, and answers; at the next "ready" the counters are disabled and read. The
-# handshake alone is measured by the empty "null" phase and subtracted. Dividing by the
-# phase's ops gives events per operation - a proxy for per-request cost (one op may be
-# several FUSE requests, e.g. lookup+open+read+release for one "read" op; for
-# write/readbig an op is 1 MiB). KVM's own statistics would be better but are out of
-# reach here: debugfs refuses to open them (lockdown) and KVM_GET_STATS_FD only works
-# from the VMM's own process; kvm_pvm fires no kvm_exit tracepoint.
+# KVM tracepoints that fire in the vCPU thread (trapped MMIO / port I/O / MSR accesses,
+# exits to the VMM; the APIC/irq ones are also kept in the raw rows but fire in whichever
+# thread injects - virtiofsd's for QEMU - so they are not comparable), waits until perf
+# has enabled its counters, and answers; at the next "ready" they are disabled and read.
+# The handshake alone is measured by the empty "null" phase and subtracted. Interrupts
+# come from the guest itself: the workload reads the virtio rows of /proc/interrupts
+# around each phase. Dividing by the phase's ops gives exits / interrupts per operation,
+# a proxy for per-request cost (one op may be several FUSE requests, e.g.
+# lookup+open+read+flush+release for one "read" op; for write/readbig an op is 1 MiB).
+# KVM's own statistics would be better but are out of reach here: debugfs refuses to
+# open them (lockdown) and KVM_GET_STATS_FD only works from the VMM's own process;
+# kvm_pvm fires no kvm_exit tracepoint.
 #
 # Environment: SYSTEMS="nook virtiofsd 9p" RUNS=3 FILES=20 SIZE=4096 BIG_MIB=2
 #   NOOK=build/nook VMLINUX=build/guest/vmlinux WORKLOAD=build/bench/guest_fs_workload
@@ -139,7 +142,7 @@ run_guest() {
 	local log=$TMP/$sys.$run.console err=$TMP/$sys.$run.stderr
 	local in out pid="" line phase prev_phase="" ok=0 rc
 	declare -A at=()
-	declare -A secs=() ops=()
+	declare -A secs=() ops=() virq=()
 
 	coproc VMM { exec timeout "$GUEST_TIMEOUT" "$@" 2>"$err"; }
 	exec {out}<&"${VMM[0]}" {in}>&"${VMM[1]}"
@@ -163,7 +166,7 @@ run_guest() {
 		"bench: error"*) say "$sys run $run: $line" ;;
 		"bench: "*" "*" "*)
 			set -- ${line#bench: }
-			secs[$1]=$2 ops[$1]=$3 ;;
+			secs[$1]=$2 ops[$1]=$3 virq[$1]=${4:--} ;;
 		esac
 	done
 	exec {in}>&- {out}<&-
@@ -186,7 +189,8 @@ run_guest() {
 			if [ "${c[$i]:--}" = - ] || [ "${base[$i]:--}" = - ]; then c[$i]=-
 			else c[$i]=$(( c[i] - base[i] )); fi
 		done
-		echo "$sys $run $p ${secs[$p]:--} ${ops[$p]:--} ${c[*]}" >> "$RAW"
+		[ "${virq[$p]:--}" != -1 ] || virq[$p]=-
+		echo "$sys $run $p ${secs[$p]:--} ${ops[$p]:--} ${virq[$p]:--} ${c[*]}" >> "$RAW"
 	done
 	return 0
 }
@@ -269,10 +273,11 @@ function add(key, x) { if (x != "-") val[key, ++cnt[key]] = x }
 {
 	sys = $1; ph = $3
 	add(sys SUBSEP ph SUBSEP "t", $4)
-	if ($5 != "-" && $5 > 0 && $6 != "-" && $7 != "-" && $8 != "-")
-		add(sys SUBSEP ph SUBSEP "ex", ($6 + $7 + $8) / $5)
-	if ($5 != "-" && $5 > 0 && $10 != "-")
-		add(sys SUBSEP ph SUBSEP "irq", $10 / $5)
+	# $6 guest virtio irqs; $7.. STATS: mmio pio msr userspace_exit apic_accept set_irq
+	if ($5 != "-" && $5 > 0 && $7 != "-" && $8 != "-" && $9 != "-")
+		add(sys SUBSEP ph SUBSEP "ex", ($7 + $8 + $9) / $5)
+	if ($5 != "-" && $5 > 0 && $6 != "-")
+		add(sys SUBSEP ph SUBSEP "irq", $6 / $5)
 	ops[ph] = $5
 }
 END {
@@ -303,6 +308,6 @@ END {
 	}
 }' "$RAW"
 echo "(seconds: median of $RUNS run(s) timed in the guest; ratio < 1: nook faster;"
-echo " ex/op: trapped MMIO+PIO+MSR accesses per op, irq/op: interrupts accepted by the guest APIC"
-echo " per op (kvm tracepoints via perf, null-phase handshake subtracted); write/readbig op = 1 MiB)"
+echo " ex/op: MMIO+PIO+MSR exits of the vCPU per op (kvm tracepoints via perf, handshake"
+echo " subtracted); irq/op: virtio interrupts per op (guest /proc/interrupts); write/readbig op = 1 MiB)"
 [ $failed = 0 ] || { say "$failed run(s) failed"; exit 1; }

@@ -14,7 +14,9 @@
  *   rename   rename every small file
  *   remove   unlink everything, rmdir the work directory
  *
- * Output, one line per phase:   bench: PHASE SECONDS OPS
+ * Output, one line per phase:   bench: PHASE SECONDS OPS VIRTIO_IRQS
+ * (VIRTIO_IRQS: interrupts from the shared file system's device during the phase, from
+ * /proc/interrupts; -1 when unknown)
  * Before each phase the guest prints "bench: ready PHASE" and waits for one line on the
  * console: the host samples the VMM's KVM exit counters at that point and answers, so
  * the counters bracket exactly one phase (the handshake itself is measured by the empty
@@ -74,6 +76,51 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * Interrupts taken so far from virtio devices (rows of /proc/interrupts naming "virtio"),
+ * -1 without /proc. Read outside the timed part of each phase; the share is the only
+ * virtio device, so the difference is the device's completion interrupts in the phase.
+ */
+static long virtio_irqs(void)
+{
+	char line[512];
+	long total = 0;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':');
+
+		if (!p || !strstr(line, "virtio"))
+			continue;
+		for (p++;;) {
+			char *end;
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			total += v;
+			p = end;
+		}
+	}
+	fclose(f);
+	return total;
+}
+
+static long irq_mark;
+
+/* One line per phase: name, seconds, ops, virtio interrupts during the phase. */
+static void report(const char *phase, double t0, long ops)
+{
+	double t = now() - t0;
+	long irqs = virtio_irqs();
+
+	printf("bench: %s %.6f %ld %ld\n", phase, t, ops,
+	       irqs < 0 || irq_mark < 0 ? -1 : irqs - irq_mark);
+	fflush(stdout);
+}
+
 /* Tell the host a phase is about to start; wait for its go (it samples counters). */
 static void ready(const char *phase)
 {
@@ -83,12 +130,7 @@ static void ready(const char *phase)
 	fflush(stdout);
 	if (handshake && !fgets(line, sizeof(line), stdin))
 		handshake = 0;	/* console closed: carry on without the host */
-}
-
-static void report(const char *phase, double t0, long ops)
-{
-	printf("bench: %s %.6f %ld\n", phase, now() - t0, ops);
-	fflush(stdout);
+	irq_mark = virtio_irqs();
 }
 
 /* Drop the guest page cache, dentries and inodes so reads reach the device. */
