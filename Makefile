@@ -37,7 +37,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 ALL_TARGETS   := $(BUILD)/nook
-TEST_TARGETS  := check-unit
+TEST_TARGETS  := check-unit check-fuzz
 BENCH_TARGETS :=
 
 .PHONY: all nook test check-unit fuzz check-fuzz bench clean distclean

@@ -44,6 +44,14 @@
 #define FUSE_REQUEST_TIMEOUT	(1ULL << 42)
 #endif
 
+/* Request extension carrying the caller's supplementary group that owns the parent
+ * directory of a create (7.39, negotiated with FUSE_CREATE_SUPP_GROUP). */
+#define FUSE_ABI_EXT_GROUPS 32
+struct fuse_abi_supp_groups {
+	uint32_t nr_groups;
+	uint32_t groups[];
+};
+
 /* Opcodes added after 7.38: statx (7.39) and the 64-bit copy_file_range (7.45). */
 #define FUSE_ABI_OP_STATX		52
 #define FUSE_ABI_OP_COPY_FILE_RANGE_64	53

@@ -33,7 +33,9 @@
  * symlink target (PATH_MAX) plus the fixed struct. Only SETXATTR values go beyond. */
 #define FUSE_ARG_INLINE    (PATH_MAX + 2 * 256 + 128)
 #define FUSE_ARG_MAX       (FUSE_XATTR_MAX + 512)
-#define FUSE_READ_IOV_MAX  64
+/* READ/WRITE data may arrive as one piece per guest page (256 for 1 MiB, plus the
+ * headers): gather up to IOV_MAX pieces for one preadv/pwritev. */
+#define FUSE_READ_IOV_MAX  1024
 
 enum fuse_state { FUSE_ST_WAIT_INIT, FUSE_ST_INITING, FUSE_ST_READY };
 
@@ -153,14 +155,16 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 	const struct fs_options *o = &s->fs.opt;
 	uint64_t f = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_ATOMIC_O_TRUNC |
 		     FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES | FUSE_DONT_MASK | FUSE_ASYNC_DIO |
-		     FUSE_HANDLE_KILLPRIV_V2 | FUSE_MAX_PAGES | FUSE_SETXATTR_EXT | FUSE_INIT_EXT;
+		     FUSE_HANDLE_KILLPRIV_V2 | FUSE_MAX_PAGES | FUSE_SETXATTR_EXT | FUSE_INIT_EXT |
+		     FUSE_CREATE_SUPP_GROUP;
 
 	if (o->cache == FS_CACHE_AUTO)
 		f |= FUSE_AUTO_INVAL_DATA;
 	if (o->cache != FS_CACHE_NEVER)
 		f |= FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_CACHE_SYMLINKS;
-	else
-		f |= FUSE_DIRECT_IO_ALLOW_MMAP; /* mmap still works on direct-I/O files */
+	/* never/metadata open files with FOPEN_DIRECT_IO: shared mmap must keep working. */
+	if (o->cache == FS_CACHE_NEVER || o->cache == FS_CACHE_METADATA)
+		f |= FUSE_DIRECT_IO_ALLOW_MMAP;
 	if (o->writeback)
 		f |= FUSE_WRITEBACK_CACHE;
 	if (o->posix_acl)
@@ -228,7 +232,9 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 
 static int64_t fuse_do_destroy(struct fuse_ctx *c)
 {
-	/* A virtio-fs device outlives guest mounts: the next mount sends INIT again. */
+	/* A virtio-fs device outlives guest mounts: the next mount sends INIT again and
+	 * knows none of the old node ids or fhs, so they are all dropped now. */
+	pt_reset(&c->s->fs);
 	atomic_store(&c->s->destroyed, true);
 	atomic_store(&c->s->state, FUSE_ST_WAIT_INIT);
 	return 0;
@@ -814,6 +820,47 @@ static const struct fuse_op fuse_ops[FUSE_ABI_OP_MAX + 1] = {
 
 /* ---- entry point ---- */
 
+/*
+ * Request extensions trail the arguments (total_extlen * 8 bytes at offset start): a
+ * chain of fuse_ext_header {size, type} records, size a multiple of 8 including the
+ * header. The only one we negotiate is the creator's supplementary group; unknown
+ * types are skipped, malformed chains refused.
+ */
+static int fuse_parse_ext(const struct iovec *in, int in_cnt, size_t start, size_t ext,
+			  struct pt_req *rq)
+{
+	struct fuse_iov ec;
+
+	fuse_iov_init(&ec, in, in_cnt, start + ext);
+	if (fuse_iov_skip(&ec, start))
+		return -1;
+	while (fuse_iov_left(&ec)) {
+		struct fuse_ext_header eh;
+		size_t body;
+
+		if (fuse_iov_read(&ec, &eh, sizeof(eh)) || eh.size < sizeof(eh) || eh.size % 8)
+			return -1;
+		body = eh.size - sizeof(eh);
+		if (body > fuse_iov_left(&ec))
+			return -1;
+		if (eh.type == FUSE_ABI_EXT_GROUPS && body >= 8) {
+			uint32_t g[2]; /* nr_groups, first group */
+
+			if (fuse_iov_read(&ec, g, sizeof(g)))
+				return -1;
+			body -= sizeof(g);
+			if (g[0] < 1 || (uint64_t)(g[0] - 1) * 4 > body)
+				return -1;
+			/* The kernel sends exactly the one group owning the parent. */
+			rq->has_supp_gid = true;
+			rq->supp_gid = g[1];
+		}
+		if (fuse_iov_skip(&ec, body))
+			return -1;
+	}
+	return 0;
+}
+
 static size_t fuse_reply_header(const struct iovec *out, int out_cnt, uint64_t unique,
 				int error, size_t body)
 {
@@ -831,7 +878,8 @@ static size_t fuse_reply_header(const struct iovec *out, int out_cnt, uint64_t u
 size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
 		     const struct iovec *out, int out_cnt)
 {
-	unsigned char inline_arg[FUSE_ARG_INLINE + 1];
+	/* Handlers read their fixed struct in place: keep it 8-byte aligned. */
+	unsigned char inline_arg[FUSE_ARG_INLINE + 1] __attribute__((aligned(8)));
 	unsigned char *arg = inline_arg;
 	struct fuse_in_header h;
 	struct fuse_iov ic, oc;
@@ -854,10 +902,13 @@ size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
 	ext = (size_t)h.total_extlen * 8;
 	if (ext > h.len - sizeof(h))
 		return fuse_reply_header(out, out_cnt, h.unique, -EINVAL, 0);
-	/* Extensions (security context, supplementary groups) trail the arguments; we
-	 * negotiate none of them, so they are skipped. */
 	arglen = h.len - sizeof(h) - ext;
 	fuse_iov_truncate(&ic, arglen);
+	memset(&c, 0, sizeof(c));
+	if (ext && fuse_parse_ext(in, in_cnt, h.len - ext, ext, &c.rq)) {
+		r = -EINVAL;
+		goto reply_or_drop;
+	}
 
 	if (!op || !op->fn) {
 		r = -ENOSYS;

@@ -2,6 +2,8 @@
 #include "fs/handle.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -72,7 +74,7 @@ static int handle_grow(struct handle_table *t)
 	return 0;
 }
 
-uint64_t handle_add(struct handle_table *t, int fd, bool dir)
+uint64_t handle_add(struct handle_table *t, int fd, bool dir, uint64_t nodeid)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 	uint32_t idx = 0;
@@ -83,6 +85,7 @@ uint64_t handle_add(struct handle_table *t, int fd, bool dir)
 	}
 	h->fd = fd;
 	h->dir = dir;
+	h->nodeid = nodeid;
 	h->refs = 1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_lock(&t->lock);
@@ -157,4 +160,57 @@ int handle_remove(struct handle_table *t, uint64_t fh, bool dir)
 		return -EBADF;
 	handle_put(t, h);
 	return 0;
+}
+
+void handle_remove_all(struct handle_table *t)
+{
+	for (;;) {
+		struct handle *h = NULL;
+
+		pthread_mutex_lock(&t->lock);
+		for (uint32_t i = 1; i < t->nslots && !h; i++) {
+			h = t->slot[i];
+			if (h) {
+				t->slot[i] = NULL;
+				if (++t->gen[i] == 0)
+					t->gen[i] = 1;
+				t->free_idx[t->nfree++] = i;
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (!h)
+			return;
+		handle_put(t, h);
+	}
+}
+
+uint32_t handle_lock_holder_pid(struct handle_table *t, const struct handle *self,
+				const struct flock *l)
+{
+	uint32_t pid = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (uint32_t i = 1; i < t->nslots; i++) {
+		struct handle *h = t->slot[i];
+		struct flock q;
+
+		if (!h || h == self || h->dir || h->nodeid != self->nodeid || !h->lock_pid)
+			continue;
+		/* An open file description never conflicts with its own lock: if asking
+		 * through h no longer reports this lock, h holds it. */
+		memset(&q, 0, sizeof(q));
+		q.l_type = F_WRLCK;
+		q.l_whence = SEEK_SET;
+		q.l_start = l->l_start;
+		q.l_len = l->l_len;
+		if (fcntl(h->fd, F_OFD_GETLK, &q))
+			continue;
+		if (q.l_type == F_UNLCK || q.l_start != l->l_start || q.l_len != l->l_len ||
+		    q.l_type != l->l_type) {
+			pid = __atomic_load_n(&h->lock_pid, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return pid;
 }

@@ -15,7 +15,9 @@ struct handle {
 	bool dir;
 	pthread_mutex_t lock;    /* serialises lseek+getdents of a directory stream */
 	uint64_t fh;
+	uint64_t nodeid;         /* the node it was opened from */
 	uint32_t refs;           /* table's own reference + requests in flight */
+	uint32_t lock_pid;       /* client pid of the last POSIX lock taken (GETLK) */
 };
 
 struct handle_table;
@@ -24,11 +26,22 @@ struct handle_table *handle_table_new(void);
 void handle_table_free(struct handle_table *t);
 
 /* Takes over fd; returns the new fh, or 0 (fd closed) when out of memory. */
-uint64_t handle_add(struct handle_table *t, int fd, bool dir);
+uint64_t handle_add(struct handle_table *t, int fd, bool dir, uint64_t nodeid);
 /* The handle for fh with a reference, or NULL when unknown, stale or of the wrong kind. */
 struct handle *handle_get(struct handle_table *t, uint64_t fh, bool dir);
 void handle_put(struct handle_table *t, struct handle *h);
 /* RELEASE/RELEASEDIR: forgets the fh; returns -EBADF when it is not a live handle. */
 int handle_remove(struct handle_table *t, uint64_t fh, bool dir);
+
+struct flock;
+/*
+ * GETLK: which other open of the same node holds the OFD lock *l (as reported for self)?
+ * Returns that handle's lock_pid, or 0 when no single holder is found.
+ */
+uint32_t handle_lock_holder_pid(struct handle_table *t, const struct handle *self,
+				const struct flock *l);
+
+/* DESTROY: forgets every fh (fds close once no request uses them). */
+void handle_remove_all(struct handle_table *t);
 
 #endif

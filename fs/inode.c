@@ -300,6 +300,21 @@ void inode_forget(struct inode_table *t, uint64_t nodeid, uint64_t n)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void inode_forget_all(struct inode_table *t)
+{
+	pthread_mutex_lock(&t->lock);
+	for (uint32_t i = 2; i < t->nslots; i++) {
+		struct inode *ino = t->slot[i];
+
+		if (!ino)
+			continue;
+		ino->nlookup = 0;
+		if (ino->refs == 0)
+			inode_release(t, ino);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 int inode_fd(struct inode_table *t, struct inode *ino)
 {
 	int fd;

@@ -54,6 +54,9 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 /* FORGET: drops n lookups; frees the inode when nothing references it any more. */
 void inode_forget(struct inode_table *t, uint64_t nodeid, uint64_t n);
 
+/* DESTROY: drops every lookup count (the root stays); in-use inodes go when put. */
+void inode_forget_all(struct inode_table *t);
+
 /* An O_PATH fd for the inode; pass it back to inode_fd_put (closes it if temporary). */
 int inode_fd(struct inode_table *t, struct inode *ino);
 void inode_fd_put(struct inode *ino, int fd);

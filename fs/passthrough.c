@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -65,6 +66,14 @@ int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t e
 		close(root);
 		return -1;
 	}
+	fs->ngroups = getgroups(0, NULL);
+	if (fs->ngroups > 0) {
+		fs->groups = calloc((size_t)fs->ngroups, sizeof(gid_t));
+		if (!fs->groups || getgroups(fs->ngroups, fs->groups) != fs->ngroups)
+			fs->ngroups = 0;
+	} else {
+		fs->ngroups = 0;
+	}
 	fs->inodes = inode_table_new(root, o->inode_file_handles, err, errlen);
 	fs->handles = handle_table_new();
 	if (!fs->inodes || !fs->handles) {
@@ -94,9 +103,17 @@ void pt_fs_destroy(struct pt_fs *fs)
 	handle_table_free(fs->handles);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
+	free(fs->groups);
+	fs->groups = NULL;
 	fs->inodes = NULL;
 	fs->handles = NULL;
 	fs->proc_fd = -1;
+}
+
+void pt_reset(struct pt_fs *fs)
+{
+	handle_remove_all(fs->handles);
+	inode_forget_all(fs->inodes);
 }
 
 /* ---- helpers ---- */
@@ -213,19 +230,37 @@ static int pt_lookup_in(struct pt_fs *fs, struct inode *dir, const char *name,
 	return pt_entry_from_fd(fs, dir, fd, e);
 }
 
-/* Caller credentials for creating operations (per thread). */
+/*
+ * Caller credentials for creating operations, per thread: fsuid/fsgid through the raw
+ * system calls (glibc's wrappers would change every thread), and, when the client sent
+ * the FUSE_CREATE_SUPP_GROUP extension, that one supplementary group (raw setgroups is
+ * per thread too). Other supplementary groups are not carried by FUSE; the guest kernel
+ * has already checked them (default_permissions).
+ */
 struct pt_cred {
 	uid_t uid;
 	gid_t gid;
 	bool set;
+	bool groups_set;
 };
+
+static void pt_cred_exit(struct pt_fs *fs, struct pt_cred *save)
+{
+	if (save->groups_set)
+		syscall(SYS_setgroups, (size_t)fs->ngroups, fs->groups);
+	if (save->set) {
+		syscall(SYS_setfsuid, save->uid);
+		syscall(SYS_setfsgid, save->gid);
+	}
+	save->set = save->groups_set = false;
+}
 
 static int pt_cred_enter(struct pt_fs *fs, const struct pt_req *rq, uint32_t umask_in,
 			 mode_t *mode, struct pt_cred *save)
 {
 	static _Thread_local int unshared; /* 0 untried, 1 own umask, -1 unshare failed */
 
-	save->set = false;
+	save->set = save->groups_set = false;
 	/* With DONT_MASK the client leaves the umask to us: apply it through this thread's
 	 * own umask, so default ACLs of the parent win like on a local file system. */
 	if (!unshared)
@@ -234,30 +269,32 @@ static int pt_cred_enter(struct pt_fs *fs, const struct pt_req *rq, uint32_t uma
 		umask(fs->dont_mask ? (umask_in & 0777) : 0);
 	else if (fs->dont_mask)
 		*mode &= ~(mode_t)(umask_in & 0777);
+	if (rq->has_supp_gid) {
+		gid_t g = rq->supp_gid;
+
+		if (syscall(SYS_setgroups, (size_t)1, &g))
+			return -errno;
+		save->groups_set = true;
+	}
 	save->gid = (gid_t)syscall(SYS_setfsgid, rq->gid);
 	save->uid = (uid_t)syscall(SYS_setfsuid, rq->uid);
 	save->set = true;
 	/* setfsuid reports no errors: check that the switch happened. */
 	if ((uid_t)syscall(SYS_setfsuid, -1) != rq->uid || (gid_t)syscall(SYS_setfsgid, -1) != rq->gid) {
-		syscall(SYS_setfsuid, save->uid);
-		syscall(SYS_setfsgid, save->gid);
-		save->set = false;
+		pt_cred_exit(fs, save);
 		return -EPERM;
 	}
 	return 0;
 }
 
-static void pt_cred_exit(struct pt_cred *save)
-{
-	if (!save->set)
-		return;
-	syscall(SYS_setfsuid, save->uid);
-	syscall(SYS_setfsgid, save->gid);
-	save->set = false;
-}
-
-/* HANDLE_KILLPRIV_V2: the server drops set-uid/set-gid after a write, truncate, chown. */
-static void pt_kill_suidgid(int fd, int pathfd, struct pt_fs *fs)
+/*
+ * HANDLE_KILLPRIV_V2: the server drops set-uid/set-gid after a write, truncate or
+ * open(O_TRUNC) when the client asks (the caller lacks CAP_FSETID). Like Linux >= 6.2
+ * (setattr_should_drop_sgid): set-uid always goes; set-gid goes when group-exec is set,
+ * or when the caller is not in the file's group. We only know the caller's primary and
+ * creating group, so a member through another supplementary group loses set-gid too.
+ */
+static void pt_kill_suidgid(int fd, int pathfd, const struct pt_req *rq)
 {
 	struct statx stx;
 	mode_t m, nm;
@@ -266,7 +303,8 @@ static void pt_kill_suidgid(int fd, int pathfd, struct pt_fs *fs)
 		return;
 	m = stx.stx_mode & 07777;
 	nm = m & ~(mode_t)S_ISUID;
-	if (m & S_IXGRP)
+	if ((m & S_IXGRP) || (rq->gid != stx.stx_gid &&
+			      !(rq->has_supp_gid && rq->supp_gid == stx.stx_gid)))
 		nm &= ~(mode_t)S_ISGID;
 	if (nm == m)
 		return;
@@ -424,7 +462,7 @@ int pt_setattr(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_seta
 	/* The client asks us to drop set-id bits (truncate/chown by an unprivileged
 	 * caller) unless it set the mode explicitly in the same request. */
 	if (fs->killpriv_v2 && (v & FATTR_KILL_SUIDGID) && !(v & FATTR_MODE))
-		pt_kill_suidgid(hfd, n.fd, fs);
+		pt_kill_suidgid(hfd, n.fd, rq);
 	if (v & (FATTR_ATIME | FATTR_MTIME)) {
 		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
 
@@ -498,7 +536,7 @@ static int pt_make(struct pt_fs *fs, const struct pt_req *rq, enum pt_make kind,
 		break;
 	}
 	err = err ? -errno : 0;
-	pt_cred_exit(&cred);
+	pt_cred_exit(fs, &cred);
 	if (!err)
 		err = pt_lookup_in(fs, dir.ino, name, e);
 out:
@@ -588,7 +626,10 @@ int pt_link(struct pt_fs *fs, const struct pt_req *rq, uint64_t oldnode, const c
 /* Host open flags for a client's: never follow, never create here, no controlling tty. */
 static int pt_open_flags(struct pt_fs *fs, uint32_t flags)
 {
-	int f = (int)flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_TMPFILE);
+	/* O_DIRECT is dropped: the guest kernel already bypasses its own page cache, and the
+	 * transport's buffers (guest memory, our reply buffers after a 16-byte header) do not
+	 * meet the host's alignment rules. O_PATH would make the fd useless. */
+	int f = (int)flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_TMPFILE | O_DIRECT | O_PATH);
 
 	/* With writeback caching the kernel reads pages around partial writes and does
 	 * appends itself. */
@@ -638,8 +679,8 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 		goto out;
 	}
 	if (!dir && fs->killpriv_v2 && (open_flags & FUSE_OPEN_KILL_SUIDGID) && (flags & O_TRUNC))
-		pt_kill_suidgid(fd, -1, fs);
-	fh = handle_add(fs->handles, fd, dir);
+		pt_kill_suidgid(fd, -1, rq);
+	fh = handle_add(fs->handles, fd, dir, n.ino->nodeid);
 	if (!fh) {
 		err = -ENOMEM;
 		goto out;
@@ -671,7 +712,7 @@ int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_creat
 	} else {
 		fd = pt_openat(dir.fd, name, flags | O_CREAT | (int)(in->flags & O_EXCL), mode);
 	}
-	pt_cred_exit(&cred);
+	pt_cred_exit(fs, &cred);
 	if (fd < 0) {
 		err = fd;
 		goto out;
@@ -683,7 +724,7 @@ int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_creat
 		close(fd);
 		goto out;
 	}
-	fh = handle_add(fs->handles, fd, false);
+	fh = handle_add(fs->handles, fd, false, e->nodeid);
 	if (!fh) {
 		pt_forget(fs, e->nodeid, 1);
 		err = -ENOMEM;
@@ -730,7 +771,7 @@ int64_t pt_write(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_wr
 	while (n < 0 && errno == EINTR);
 	n = n < 0 ? -errno : n;
 	if (n > 0 && fs->killpriv_v2 && (in->write_flags & FUSE_WRITE_KILL_SUIDGID))
-		pt_kill_suidgid(h->fd, -1, fs);
+		pt_kill_suidgid(h->fd, -1, rq);
 	handle_put(fs->handles, h);
 	return n;
 }
@@ -1108,17 +1149,20 @@ int pt_getlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in 
 		return -EBADF;
 	pt_lock_to_flock(&in->lk, &fl);
 	err = fcntl(h->fd, F_OFD_GETLK, &fl) ? -errno : 0;
-	handle_put(fs->handles, h);
-	if (err)
-		return err;
 	memset(out, 0, sizeof(*out));
-	out->lk.type = (uint32_t)fl.l_type;
-	if (fl.l_type != F_UNLCK) {
-		out->lk.start = (uint64_t)fl.l_start;
-		out->lk.end = fl.l_len == 0 ? (uint64_t)INT64_MAX : (uint64_t)(fl.l_start + fl.l_len - 1);
-		out->lk.pid = 0; /* the holder is not a process the guest knows */
+	if (!err) {
+		out->lk.type = (uint32_t)fl.l_type;
+		if (fl.l_type != F_UNLCK) {
+			out->lk.start = (uint64_t)fl.l_start;
+			out->lk.end = fl.l_len == 0 ? (uint64_t)INT64_MAX :
+						    (uint64_t)(fl.l_start + fl.l_len - 1);
+			/* The holder as the client knows it: the pid that took the lock
+			 * through another open of this node (0 if it was not us). */
+			out->lk.pid = handle_lock_holder_pid(fs->handles, h, &fl);
+		}
 	}
-	return 0;
+	handle_put(fs->handles, h);
+	return err;
 }
 
 int pt_setlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in *in, bool wait)
@@ -1140,6 +1184,8 @@ int pt_setlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in 
 		pt_lock_to_flock(&in->lk, &fl);
 		/* A blocking lock holds a worker thread until granted. */
 		err = fcntl(h->fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) ? -errno : 0;
+		if (!err && fl.l_type != F_UNLCK)
+			__atomic_store_n(&h->lock_pid, rq->pid, __ATOMIC_RELAXED);
 	}
 	if (err == -EWOULDBLOCK)
 		err = -EAGAIN;

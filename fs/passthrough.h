@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "fs/fuse_abi.h"
@@ -21,6 +22,8 @@ struct pt_fs {
 	struct inode_table *inodes;
 	struct handle_table *handles;
 	int proc_fd;             /* /proc/self/fd, to reopen our own O_PATH fds */
+	gid_t *groups;           /* the server's own supplementary groups, restored */
+	int ngroups;             /* after a create that used the caller's group */
 	uint64_t entry_timeout;  /* seconds, from the cache mode */
 	uint64_t attr_timeout;
 	/* Set by INIT from what the client accepted. */
@@ -34,10 +37,15 @@ struct pt_fs {
 struct pt_req {
 	uint64_t nodeid;
 	uint32_t uid, gid, pid;
+	bool has_supp_gid;       /* FUSE_CREATE_SUPP_GROUP extension present */
+	uint32_t supp_gid;
 };
 
 int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t errlen);
 void pt_fs_destroy(struct pt_fs *fs);
+
+/* DESTROY: the client forgot everything; drop all nodes but the root and all fhs. */
+void pt_reset(struct pt_fs *fs);
 
 int pt_lookup(struct pt_fs *fs, const struct pt_req *rq, const char *name, struct fuse_entry_out *e);
 void pt_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t nlookup);

@@ -1,6 +1,7 @@
 /* FUSE_INIT negotiation, the INIT state machine and options. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,16 @@ Test(fuse_init, options_enable_flags, .fini = fini)
 	cr_assert(out.flags & FUSE_SUBMOUNTS);
 	cr_assert_not(out.flags & FUSE_DO_READDIRPLUS, "no readdirplus without caching");
 	cr_assert_not(out.flags & FUSE_AUTO_INVAL_DATA);
+	cr_assert(out.flags2 & (FUSE_DIRECT_IO_ALLOW_MMAP >> 32), "direct I/O files stay mmap-able");
+}
+
+Test(fuse_init, metadata_cache_allows_mmap_of_direct_io, .fini = fini)
+{
+	struct fuse_init_out out;
+
+	ft_bare("cache=metadata");
+	cr_assert_eq(ft_init(45, 0xffffffffu, 0xffffffffu, &out, NULL), 0);
+	cr_assert(out.flags2 & (FUSE_DIRECT_IO_ALLOW_MMAP >> 32));
 }
 
 Test(fuse_init, oldest_supported_minor, .fini = fini)
@@ -138,15 +149,25 @@ Test(fuse_init, destroy_then_init_again, .fini = fini)
 {
 	struct fuse_init_out out;
 
+	struct fuse_entry_out e;
+	struct fuse_attr_out a;
+	uint64_t fh;
+	char buf[4];
+
 	ft_bare(NULL);
 	cr_assert_eq(ft_init(45, 0, 0, &out, NULL), 0);
 	cr_assert_not(fuse_server_destroyed(t.s));
+	cr_assert_eq(ft_create(&t, 1, "f", 0644, O_RDWR, &e, &fh), 0);
 	cr_assert_eq(ft_req(&t, FUSE_DESTROY, 0, NULL, 0, NULL, 0, NULL), 0);
 	cr_assert(fuse_server_destroyed(t.s));
 	cr_assert_eq(ft_lookup(&t, 1, "x", NULL), -EIO);
 	/* virtio-fs: a remount in the guest sends INIT to the same device. */
 	cr_assert_eq(ft_init(45, 0, 0, &out, NULL), 0);
 	cr_assert_eq(ft_lookup(&t, 1, "x", NULL), -ENOENT);
+	/* Old ids died with the old mount. */
+	cr_assert_eq(ft_getattr(&t, e.nodeid, &a), -ESTALE);
+	cr_assert_eq(ft_read(&t, e.nodeid, fh, 0, buf, sizeof(buf)), -EBADF);
+	cr_assert_eq(ft_getattr(&t, 1, &a), 0);
 }
 
 Test(fuse_init, short_init_args_einval, .fini = fini)

@@ -223,8 +223,11 @@ Test(fuse_ops, open_modes_and_types)
 	cr_assert_eq(ft_release(&t, e.nodeid, fh, false), 0);
 	cr_assert_eq(ft_open(&t, e.nodeid, O_WRONLY | O_TRUNC, false, &fh), 0);
 	cr_assert_eq(ft_release(&t, e.nodeid, fh, false), 0);
-	cr_assert_eq(ft_open(&t, e.nodeid, O_RDONLY, false, &fh), 0);
+	cr_assert_eq(ft_open(&t, e.nodeid, O_RDONLY | O_DIRECT, false, &fh), 0);
 	cr_assert_eq(ft_read(&t, e.nodeid, fh, 0, buf, sizeof(buf)), 0, "O_TRUNC applied");
+	ft_release(&t, e.nodeid, fh, false);
+	cr_assert_eq(ft_open(&t, e.nodeid, O_RDWR | O_DIRECT, false, &fh), 0);
+	cr_assert_eq(ft_write(&t, e.nodeid, fh, 1, "odd", 3), 3, "O_DIRECT: no alignment rules");
 	ft_release(&t, e.nodeid, fh, false);
 	cr_assert_eq(ft_open(&t, e.nodeid, O_RDONLY, true, &fh), -ENOTDIR);
 	cr_assert_eq(ft_mkdir(&t, 1, "d", 0755, &d), 0);
@@ -323,6 +326,19 @@ Test(fuse_ops, write_kill_suidgid)
 	cr_assert_eq(out.size, 1);
 	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0755);
+	/* set-gid without group-exec: kept for a group member, dropped for others. */
+	chmod(ft_path(&t, "f"), 02666);
+	cr_assert_eq(chown(ft_path(&t, "f"), 0, 4321), 0);
+	chmod(ft_path(&t, "f"), 02666);
+	t.gid = 4321;
+	cr_assert_eq(ft_req(&t, FUSE_WRITE, e.nodeid, buf, sizeof(buf), &out, sizeof(out), NULL), 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 02666, "group member keeps set-gid");
+	t.gid = 65534;
+	cr_assert_eq(ft_req(&t, FUSE_WRITE, e.nodeid, buf, sizeof(buf), &out, sizeof(out), NULL), 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0666, "non-member loses set-gid");
+	t.gid = 0;
 	ft_release(&t, e.nodeid, fh, false);
 }
 
@@ -777,11 +793,13 @@ Test(fuse_ops, posix_and_flock_locks)
 	lk.lk.start = 0;
 	lk.lk.end = 99;
 	cr_assert_eq(ft_req(&t, FUSE_SETLK, e.nodeid, &lk, sizeof(lk), NULL, 0, NULL), 0);
+	/* ft_req sends pid 1: GETLK through the other open names it as the holder. */
 	lk.fh = f2;
 	cr_assert_eq(ft_req(&t, FUSE_SETLK, e.nodeid, &lk, sizeof(lk), NULL, 0, NULL), -EAGAIN);
 	cr_assert_eq(ft_req(&t, FUSE_GETLK, e.nodeid, &lk, sizeof(lk), &lo, sizeof(lo), NULL), 0);
 	cr_assert_eq(lo.lk.type, F_WRLCK);
 	cr_assert_eq(lo.lk.end, 99);
+	cr_assert_eq(lo.lk.pid, 1);
 	lk.lk.start = 100;
 	lk.lk.end = INT64_MAX;
 	cr_assert_eq(ft_req(&t, FUSE_SETLK, e.nodeid, &lk, sizeof(lk), NULL, 0, NULL), 0, "no overlap");
@@ -996,4 +1014,57 @@ Test(fuse_ops, dax_hook)
 	rm.in.count = 3; /* more entries than the request carries */
 	cr_assert_eq(ft_req(&t, FUSE_REMOVEMAPPING, 1, &rm, sizeof(rm), NULL, 0, NULL), -EINVAL);
 	ft_release(&t, e.nodeid, fh, false);
+}
+
+/* MKDIR as uid/gid 65534 with an optional FUSE_CREATE_SUPP_GROUP extension record. */
+static int mkdir_with_ext(uint64_t parent, const char *name, const uint32_t *ext, size_t extlen)
+{
+	struct fuse_mkdir_in in = { .mode = 0755 };
+	unsigned char req[512];
+	struct fuse_in_header *h = (void *)req;
+	size_t argn = sizeof(in) + strlen(name) + 1, pad = (8 - argn % 8) % 8;
+	struct fuse_out_header oh;
+
+	memset(req, 0, sizeof(req));
+	h->opcode = FUSE_MKDIR;
+	h->unique = 77;
+	h->nodeid = parent;
+	h->uid = h->gid = 65534;
+	memcpy(req + sizeof(*h), &in, sizeof(in));
+	memcpy(req + sizeof(*h) + sizeof(in), name, strlen(name) + 1);
+	/* The kernel pads the arguments so extensions start 8-byte aligned. */
+	argn += pad;
+	memcpy(req + sizeof(*h) + argn, ext, extlen);
+	h->total_extlen = (uint16_t)((extlen + 7) / 8);
+	h->len = (uint32_t)(sizeof(*h) + argn + h->total_extlen * 8);
+	cr_assert_gt(ft_raw(&t, req, h->len), 0);
+	memcpy(&oh, t.out, sizeof(oh));
+	return oh.error;
+}
+
+Test(fuse_ops, create_with_supplementary_group)
+{
+	struct fuse_entry_out g;
+	struct stat st;
+	uint32_t ext[4] = { 16, FUSE_ABI_EXT_GROUPS, 1, 4242 };
+	uint32_t other[4] = { 16, 77, 0, 0 };        /* unknown type: skipped */
+	uint32_t bad_size[4] = { 12, FUSE_ABI_EXT_GROUPS, 1, 4242 };
+	uint32_t bad_count[4] = { 16, FUSE_ABI_EXT_GROUPS, 1000, 4242 };
+
+	cr_assert_eq(ft_mkdir(&t, 1, "grp", 0775, &g), 0);
+	cr_assert_eq(chown(ft_path(&t, "grp"), 0, 4242), 0);
+	chmod(ft_path(&t, "grp"), 0775);
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "a", other, sizeof(other)), -EACCES,
+		     "not in the group without the extension");
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "a", ext, sizeof(ext)), 0);
+	cr_assert_eq(stat(ft_path(&t, "grp/a"), &st), 0);
+	cr_assert_eq(st.st_uid, 65534);
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "b", bad_size, sizeof(bad_size)), -EINVAL);
+	cr_assert_eq(mkdir_with_ext(g.nodeid, "b", bad_count, sizeof(bad_count)), -EINVAL);
+	/* The server's own groups are back: a plain request as root still works. */
+	cr_assert_eq(ft_mkdir(&t, 1, "after", 0755, NULL), 0);
+	gid_t list[64];
+	int n = getgroups(64, list);
+	for (int i = 0; i < n; i++)
+		cr_assert_neq(list[i], 4242);
 }

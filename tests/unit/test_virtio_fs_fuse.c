@@ -295,12 +295,9 @@ Test(virtio_fs_fuse, create_write_read_scattered_256k)
 	write_read(256 * 1024, true);
 }
 
-/*
- * A Linux guest sends a 1 MiB WRITE/READ as 256 separate page descriptors, usually not
- * contiguous. Disabled until fs/fuse_server.c accepts 256 payload iovecs (its
- * FUSE_READ_IOV_MAX is 64 today): reported to the coordinator.
- */
-Test(virtio_fs_fuse, create_write_read_scattered_1mib, .disabled = true)
+/* A Linux guest sends a 1 MiB WRITE/READ as 256 separate page descriptors, usually not
+ * contiguous. */
+Test(virtio_fs_fuse, create_write_read_scattered_1mib)
 {
 	write_read(MIB, true);
 }
@@ -423,7 +420,9 @@ Test(virtio_fs_fuse, reset_during_writes)
 
 		bring_up();
 		do_init();
-		cr_assert_eq(lookup("w.bin", &e), co.e.nodeid);
+		/* The reset ended the FUSE session (DESTROY drops every node id), so the file
+		 * is found again under a fresh node id. */
+		cr_assert_neq(lookup("w.bin", &e), 0);
 		virtio_mmio_destroy(t);   /* stops everything; nothing runs after this */
 		t = NULL;
 		virtio_fs_destroy(fs);

@@ -1,0 +1,101 @@
+#include "fs/fs_spec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int fs_spec_fail(char *err, size_t errlen, const char *fmt, const char *a)
+{
+	snprintf(err, errlen, fmt, a);
+	return -1;
+}
+
+/* A tag travels in config space and on the guest's mount command line: keep it to
+ * printable characters without spaces so `mount -t virtiofs TAG` can name it. */
+static int fs_spec_set_tag(struct fs_spec *out, const char *tag, size_t len, char *err,
+			   size_t errlen)
+{
+	if (len == 0)
+		return fs_spec_fail(err, errlen, "%stag is empty", "");
+	if (len > FS_SPEC_TAG_MAX)
+		return fs_spec_fail(err, errlen,
+				    "tag '%s' is longer than 36 bytes (give a shorter tag=NAME)",
+				    tag);
+	for (size_t i = 0; i < len; i++)
+		if (tag[i] <= ' ' || tag[i] > '~')
+			return fs_spec_fail(err, errlen,
+					    "tag '%s' has a space or non-printable character", tag);
+	memcpy(out->tag, tag, len);
+	out->tag[len] = '\0';
+	return 0;
+}
+
+int fs_spec_parse(const char *spec, struct fs_spec *out, char *err, size_t errlen)
+{
+	const char *comma = strchr(spec, ',');
+	size_t plen = comma ? (size_t)(comma - spec) : strlen(spec);
+	char opts[4096] = "";
+	const char *tag = NULL;
+	size_t tag_len = 0;
+	struct stat st;
+
+	memset(out, 0, sizeof(*out));
+	fs_options_init(&out->opts);
+	if (plen == 0)
+		return fs_spec_fail(err, errlen, "%sno directory given", "");
+	if (plen >= sizeof(out->opts.source))
+		return fs_spec_fail(err, errlen, "%spath too long", "");
+	memcpy(out->opts.source, spec, plen);
+	out->opts.source[plen] = '\0';
+
+	/* Split off tag=; everything else goes to the file server's option parser. */
+	for (const char *p = comma; p && *p;) {
+		const char *o = p + 1, *end = strchr(o, ',');
+		size_t n = end ? (size_t)(end - o) : strlen(o);
+
+		if (n >= 4 && !memcmp(o, "tag=", 4)) {
+			tag = o + 4;
+			tag_len = n - 4;
+		} else if (n) {
+			size_t used = strlen(opts);
+
+			if (used + n + 2 > sizeof(opts))
+				return fs_spec_fail(err, errlen, "%soptions too long", "");
+			if (used)
+				opts[used++] = ',';
+			memcpy(opts + used, o, n);
+			opts[used + n] = '\0';
+		}
+		p = end;
+	}
+	if (opts[0] && fs_options_parse(&out->opts, opts, err, errlen))
+		return -1;
+
+	if (stat(out->opts.source, &st))
+		return fs_spec_fail(err, errlen, "%s: no such directory", out->opts.source);
+	if (!S_ISDIR(st.st_mode))
+		return fs_spec_fail(err, errlen, "%s: not a directory", out->opts.source);
+
+	if (!tag) {
+		/* Default tag: the last path component ("/srv/data/" -> "data"). */
+		size_t end = strlen(out->opts.source), start;
+
+		while (end > 1 && out->opts.source[end - 1] == '/')
+			end--;
+		start = end;
+		while (start > 0 && out->opts.source[start - 1] != '/')
+			start--;
+		if (end == start || (end - start == 1 && out->opts.source[start] == '/'))
+			return fs_spec_fail(err, errlen, "%s: give the share a tag=NAME",
+					    out->opts.source);
+		tag = out->opts.source + start;
+		tag_len = end - start;
+	}
+	{
+		char t[FS_SPEC_TAG_MAX * 2 + 2];
+
+		snprintf(t, sizeof(t), "%.*s", (int)(tag_len > sizeof(t) - 1 ? sizeof(t) - 1 : tag_len), tag);
+		return fs_spec_set_tag(out, t, tag_len, err, errlen);
+	}
+}

@@ -1,0 +1,149 @@
+#!/bin/bash
+# File-system benchmark: the same workload on a native ext4 directory and through
+# `nook fs serve` mounts of the same kind of directory, side by side.
+#
+#   tests/bench/fs_bench.sh NOOK [OPTS...]      (make bench-fs)
+#
+# Each OPTS word is one -o option set, one column each (default: cache=auto and
+# cache=always). Environment: BENCH_DIR (an ext4 directory, default /var/tmp),
+# BENCH_CACHE (where the kernel-source tarball is kept, default build/bench),
+# FIO_SIZE (default 256M), FIO_SECONDS (random phases, default 10).
+# Phases: extract a tarball of linux-6.1 fs/ + kernel/ (~3000 files), stat every entry
+# cold (after drop_caches) and warm, read every file (cold), fio sequential 1 MiB write
+# (end_fsync) and read (cold), fio random 4 KiB read and write (time-based), rm -rf.
+# Prints seconds (lower is better) or MB/s / IOPS (higher is better) and nook/native
+# ratios as "x slower" factors. Figures, not a test: it only fails if a phase fails.
+set -u
+
+[ $# -ge 1 ] || { echo "usage: $0 NOOK [OPTS...]" >&2; exit 2; }
+nook=$(realpath "$1"); shift
+[ $# -ge 1 ] || set -- cache=auto cache=always
+base=${BENCH_DIR:-/var/tmp}
+cache=${BENCH_CACHE:-build/bench}
+fio_size=${FIO_SIZE:-256M}
+fio_secs=${FIO_SECONDS:-10}
+src_xz=/usr/src/linux-source-6.1.tar.xz
+tarball=$cache/linux-6.1-fs-kernel.tar
+
+die() { echo "bench-fs: $*" >&2; exit 1; }
+command -v fio >/dev/null || die "fio is not installed"
+[ "$(stat -f -c %T "$base")" = ext2/ext3 ] ||
+	echo "bench-fs: note: $base is $(stat -f -c %T "$base"), not ext4" >&2
+
+# The tarball is made once and cached: decompressing the whole 6.1 source takes a while.
+if [ ! -s "$tarball" ]; then
+	[ -r "$src_xz" ] || die "$src_xz missing (apt-get install linux-source-6.1)"
+	mkdir -p "$cache" || exit 1
+	echo "bench-fs: making $tarball from $src_xz (once)"
+	tmp=$(mktemp -d "$base/nook-bench-tar.XXXXXX") || exit 1
+	tar -xJf "$src_xz" -C "$tmp" linux-source-6.1/fs linux-source-6.1/kernel &&
+		tar -cf "$tarball.tmp" -C "$tmp/linux-source-6.1" fs kernel &&
+		mv "$tarball.tmp" "$tarball"
+	rm -rf "$tmp"
+	[ -s "$tarball" ] || die "could not make $tarball"
+fi
+
+W=$(mktemp -d "$base/nook-bench.XXXXXX") || exit 1
+server=
+cleanup() {
+	if [ -n "$server" ]; then
+		kill -TERM "$server" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$server" 2>/dev/null
+		wait "$server" 2>/dev/null
+	fi
+	awk -v m="$W/mnt" '$5 == m { exit 0 } END { exit 1 }' /proc/self/mountinfo &&
+		umount -l "$W/mnt"
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+now() { date +%s.%N; }
+elapsed() { echo "$(now) $1" | awk '{ printf "%.3f", $1 - $2 }'; }
+
+# fio JOB RW BS [extra...] -> prints "MB/s IOPS" of the job.
+run_fio() {
+	local dir=$1 name=$2 rw=$3 bs=$4; shift 4
+	fio --name="$name" --directory="$dir" --filename=fio.dat --rw="$rw" --bs="$bs" \
+	    --size="$fio_size" --ioengine=psync --direct=0 "$@" --output-format=json \
+	    --output="$W/fio.json" >/dev/null 2>"$W/fio.err" ||
+		{ cat "$W/fio.err" >&2; echo "0 0"; return 1; }
+	python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+side = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
+print("%.1f %.0f" % (side["bw"] / 1024.0, side["iops"]))' "$W/fio.json"
+}
+
+# Runs every phase in directory $1; results go to $W/res.$2 as "phase value" lines.
+workload() {
+	local d=$1 out=$W/res.$2 t
+	: > "$out"
+	t=$(now); tar -xf "$tarball" -C "$d" || return 1
+	sync; echo "extract $(elapsed "$t")" >> "$out"
+	nfiles=$(find "$d" -type f | wc -l)
+	drop_caches
+	t=$(now); find "$d" -printf '%s %m %U\n' > /dev/null
+	echo "stat_cold $(elapsed "$t")" >> "$out"
+	t=$(now); find "$d" -printf '%s %m %U\n' > /dev/null
+	echo "stat_warm $(elapsed "$t")" >> "$out"
+	drop_caches
+	t=$(now); find "$d" -type f -print0 | xargs -0 cat > /dev/null
+	echo "read_all $(elapsed "$t")" >> "$out"
+	set -- $(run_fio "$d" seqwrite write 1M --end_fsync=1)
+	echo "seq_write_mbs $1" >> "$out"
+	drop_caches
+	set -- $(run_fio "$d" seqread read 1M)
+	echo "seq_read_mbs $1" >> "$out"
+	set -- $(run_fio "$d" randread randread 4k --time_based --runtime="$fio_secs")
+	echo "rand_read_iops $2" >> "$out"
+	set -- $(run_fio "$d" randwrite randwrite 4k --time_based --runtime="$fio_secs")
+	echo "rand_write_iops $2" >> "$out"
+	t=$(now); rm -rf "${d:?}"/* || return 1
+	echo "remove $(elapsed "$t")" >> "$out"
+}
+
+mkdir -p "$W/native" "$W/src" "$W/mnt"
+echo "bench-fs: native run in $W/native ($(stat -f -c %T "$W"))"
+workload "$W/native" native || die "native workload failed"
+cols=native
+for opts in "$@"; do
+	echo "bench-fs: nook fs serve -o $opts"
+	"$nook" fs serve "$W/src" "$W/mnt" -o "$opts" &
+	server=$!
+	for _ in $(seq 100); do
+		awk -v m="$W/mnt" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo && break
+		kill -0 "$server" 2>/dev/null || break
+		sleep 0.1
+	done
+	awk -v m="$W/mnt" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo ||
+		die "no mount for -o $opts"
+	workload "$W/mnt" "$opts" || die "workload failed through the mount (-o $opts)"
+	kill -TERM "$server"; wait "$server"; server=
+	cols="$cols $opts"
+done
+
+echo
+echo "bench-fs: $nfiles files from $(basename "$tarball"), fio size $fio_size, random ${fio_secs}s"
+echo "  (s = seconds, lower is better; MB/s and IOPS higher is better;"
+echo "   'x' = how many times slower than native; targets: metadata <= 3x, sequential <= 1.5x)"
+printf '%-16s %12s' phase native
+for c in $cols; do [ "$c" = native ] || printf ' %24s %7s' "nook $c" ratio; done
+echo
+for phase in extract stat_cold stat_warm read_all seq_write_mbs seq_read_mbs \
+	     rand_read_iops rand_write_iops remove; do
+	nat=$(awk -v p=$phase '$1 == p { print $2 }' "$W/res.native")
+	unit=s; case $phase in *_mbs) unit=MB/s;; *_iops) unit=IOPS;; esac
+	printf '%-16s %12s' "$phase" "$nat $unit"
+	for c in $cols; do
+		[ "$c" = native ] && continue
+		v=$(awk -v p=$phase '$1 == p { print $2 }' "$W/res.$c")
+		r=$(awk -v a="$nat" -v b="$v" -v u=$unit 'BEGIN {
+			if (u == "s") r = (a > 0) ? b / a : 0; else r = (b > 0) ? a / b : 0;
+			printf "%.2fx", r }')
+		printf ' %24s %7s' "$v $unit" "$r"
+	done
+	echo
+done

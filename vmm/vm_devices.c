@@ -1,0 +1,135 @@
+/*
+ * Devices the command line asks for beyond the legacy set: one virtio-fs device per
+ * --fs share, and one more for --root. Each share has its own FUSE server (own inode
+ * table and options) behind its own virtio-mmio transport, so shares never see each
+ * other's node ids and a reset of one leaves the others alone.
+ */
+#include "vmm/vm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/virtio_mmio.h"
+#include "fs/fs_spec.h"
+#include "fs/fuse_server.h"
+#include "fs/virtio_fs.h"
+#include "vmm/log.h"
+
+/* The tag --root's share gets; the guest finds it through root=TAG. */
+#define VM_ROOT_TAG "nook-root"
+
+struct vm_fs_share {
+	struct fuse_server *srv;
+	struct virtio_fs *fs;
+	struct virtio_mmio *transport;
+};
+
+static int vm_fs_ioeventfd(void *ctx, uint64_t addr, uint32_t len, uint64_t datamatch, int fd)
+{
+	return vm_add_ioeventfd(ctx, addr, len, datamatch, fd);
+}
+
+/* Runs after the vCPUs stopped: transport first (it resets the device and stops its
+ * queue threads), then the device's worker pool, then the server. */
+static void vm_fs_teardown(void *opaque)
+{
+	struct vm_fs_share *sh = opaque;
+
+	if (sh->transport)
+		virtio_mmio_destroy(sh->transport);
+	if (sh->fs)
+		virtio_fs_destroy(sh->fs);
+	if (sh->srv)
+		fuse_server_free(sh->srv);
+	free(sh);
+}
+
+static int vm_fs_add(struct vm *vm, const struct fs_spec *spec)
+{
+	struct vm_fs_share *sh = calloc(1, sizeof(*sh));
+	struct virtio_mmio_host host;
+	char err[256];
+	uint64_t base;
+	uint32_t gsi;
+	int r;
+
+	if (!sh || vm_at_teardown(vm, vm_fs_teardown, sh)) {
+		free(sh);
+		log_err("--fs %s: out of memory or too many devices", spec->opts.source);
+		return -1;
+	}
+	sh->srv = fuse_server_new(&spec->opts, err, sizeof(err));
+	if (!sh->srv) {
+		log_err("--fs %s: %s", spec->opts.source, err);
+		return -1;
+	}
+	sh->fs = virtio_fs_create(spec->tag, sh->srv, 1, spec->opts.threads, err, sizeof(err));
+	if (!sh->fs) {
+		log_err("--fs %s: %s", spec->opts.source, err);
+		return -1;
+	}
+	if (vm_alloc_virtio_slot(vm, &base, &gsi)) {
+		log_err("--fs %s: no free virtio-mmio slot (too many devices)", spec->opts.source);
+		return -1;
+	}
+	host = (struct virtio_mmio_host){
+		.ctx = vm, .mem = vm_mem(vm), .base = base, .add_ioeventfd = vm_fs_ioeventfd,
+	};
+	sh->transport = virtio_mmio_create(&host, &virtio_fs_dev_ops, sh->fs);
+	if (!sh->transport) {
+		log_err("--fs %s: cannot create the virtio-mmio transport", spec->opts.source);
+		return -1;
+	}
+	r = vm_add_irqfd(vm, gsi, virtio_mmio_irq_fd(sh->transport));
+	if (!r)
+		r = vm_register_mmio(vm, base, VIRTIO_MMIO_WINDOW, &virtio_mmio_bus_ops,
+				     sh->transport, "virtio-fs");
+	if (r) {
+		log_err("--fs %s: cannot wire the device: %s", spec->opts.source, strerror(-r));
+		return -1;
+	}
+	log_info("virtio-fs '%s' -> %s at 0x%llx gsi %u%s", spec->tag, spec->opts.source,
+		 (unsigned long long)base, gsi, spec->opts.readonly ? " (read-only)" : "");
+	return 0;
+}
+
+int vm_setup_devices(struct vm *vm, const struct vm_config *cfg)
+{
+	struct fs_spec specs[CONFIG_MAX_FS + 1];
+	int n = 0;
+	char err[512];
+
+	if (cfg->root) {
+		char spec[CONFIG_PATH_MAX + 64];
+
+		/* --root PATH[,options]: the same spec as --fs, with a fixed tag. */
+		snprintf(spec, sizeof(spec), "%s,tag=" VM_ROOT_TAG, cfg->root);
+		if (fs_spec_parse(spec, &specs[n], err, sizeof(err))) {
+			log_err("--root %s: %s", cfg->root, err);
+			return -1;
+		}
+		n++;
+	}
+	for (int i = 0; i < cfg->nr_fs; i++, n++) {
+		if (fs_spec_parse(cfg->fs_specs[i], &specs[n], err, sizeof(err))) {
+			log_err("--fs %s: %s", cfg->fs_specs[i], err);
+			return -1;
+		}
+		for (int j = 0; j < n; j++) {
+			if (!strcmp(specs[j].tag, specs[n].tag)) {
+				log_err("--fs %s: tag '%s' is already used by %s", cfg->fs_specs[i],
+					specs[n].tag, specs[j].opts.source);
+				return -1;
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (vm_fs_add(vm, &specs[i]))
+			return -1;
+	if (cfg->root && vm_cmdline_add(vm, "root=" VM_ROOT_TAG " rootfstype=virtiofs rw")) {
+		log_err("--root: guest command line too long");
+		return -1;
+	}
+	return 0;
+}

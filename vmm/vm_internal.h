@@ -1,0 +1,72 @@
+/* struct vm itself: shared by vmm/vm.c (lifecycle) and vmm/vcpu.c (run loop). */
+#ifndef NOOK_VMM_VM_INTERNAL_H
+#define NOOK_VMM_VM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <linux/kvm.h>
+
+#include "arch/x86_64/cpuid.h"
+#include "devices/boot_timer.h"
+#include "devices/i8042.h"
+#include "devices/pvpanic.h"
+#include "devices/serial.h"
+#include "vmm/console.h"
+#include "vmm/event_loop.h"
+#include "vmm/legacy_ports.h"
+#include "vmm/vm.h"
+
+#define VM_DEV_CMDLINE_MAX	2048
+#define VM_MAX_TEARDOWN		16
+
+struct vcpu {
+	struct vm *vm;
+	int index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	bool pvm;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	int nr_vcpus;
+	struct vcpu *vcpus;
+	struct cpuid_table *cpuid;	/* supported CPUID, copied per vCPU */
+
+	struct event_loop loop;
+	int stop_fd;			/* eventfd: a stop was requested */
+	int signal_fd;
+	atomic_bool stopping;
+	atomic_int exit_status;
+
+	struct console console;
+	struct serial serial;
+	int serial_irq_fd;
+	struct i8042 i8042;
+	struct pvpanic pvpanic;
+	struct boot_timer boot_timer;
+	struct cmos cmos;
+
+	char dev_cmdline[VM_DEV_CMDLINE_MAX];	/* parameters devices add */
+	int nr_virtio;
+	struct { void (*fn)(void *); void *opaque; } teardown[VM_MAX_TEARDOWN];
+	int nr_teardown;
+};
+
+/* vmm/vcpu.c */
+int vcpu_create(struct vm *vm, struct vcpu *v, int index, uint64_t entry, char *err,
+		size_t errlen);
+int vcpu_start(struct vcpu *v);
+void vcpu_kick_all(struct vm *vm);
+void vcpu_destroy(struct vcpu *v);
+void vcpu_install_kick_handler(void);
+
+#endif
