@@ -26,7 +26,8 @@
 # Environment: SYSTEMS="nook virtiofsd 9p" RUNS=3 FILES=20 SIZE=4096 BIG_MIB=2
 #   NOOK=build/nook VMLINUX=build/guest/vmlinux WORKLOAD=build/bench/guest_fs_workload
 #   GUEST_TIMEOUT=400 (seconds per boot) VIRTIOFSD=/usr/lib/qemu/virtiofsd
-#   KEEP_LOGS=DIR (keep console logs there) RESULTS=FILE (raw per-run rows)
+#   KEEP_LOGS=DIR (keep console logs there) RESULTS=FILE (raw per-run rows, appended)
+#   TABLE_FROM=FILE (no runs: print the table of raw rows collected earlier)
 set -uo pipefail
 
 SYSTEMS=${SYSTEMS:-nook virtiofsd 9p}
@@ -87,7 +88,11 @@ fi
 [ $HAVE_PERF = 1 ] || say "no perf with kvm tracepoints: exit counts will be '-'"
 
 RAW=${RESULTS:-$TMP/results}
-: > "$RAW"
+touch "$RAW"
+if [ -n "${TABLE_FROM:-}" ]; then
+	RAW=$TABLE_FROM
+	RUNS="(earlier)"
+fi
 
 # Per-phase KVM event counts with `perf stat` on the VMM process: one perf per phase,
 # started disabled and enabled through its control fifo (the ack proves it is counting
@@ -247,7 +252,7 @@ run_9p() {
 
 say "kernel $VMLINUX; $RUNS run(s) each of: $SYSTEMS; $FILES x $SIZE B files, $BIG_MIB MiB file"
 failed=0
-for run in $(seq "$RUNS"); do
+[ -n "${TABLE_FROM:-}" ] || for run in $(seq "$RUNS"); do
 	for sys in $SYSTEMS; do
 		t0=$EPOCHREALTIME
 		case $sys in
