@@ -14,5 +14,5 @@ $(GUEST_FS_WORKLOAD): tests/bench/guest_fs_workload.c tests/bench/guest_fs.mk
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -s -o $@ $<
 
 bench-guest-fs: $(BUILD)/nook $(BUILD)/guest/vmlinux $(GUEST_FS_WORKLOAD)
-	BUILD=$(BUILD) SYSTEMS="$(or $(SYSTEMS),nook virtiofsd 9p)" RUNS=$(or $(RUNS),3) \
+	BUILD=$(BUILD) SYSTEMS="$(or $(SYSTEMS),nook virtiofsd 9p)" RUNS=$(or $(RUNS),2) \
 		tests/bench/guest_fs_bench.sh

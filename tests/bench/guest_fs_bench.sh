@@ -23,7 +23,7 @@
 # open them (lockdown) and KVM_GET_STATS_FD only works from the VMM's own process;
 # kvm_pvm fires no kvm_exit tracepoint.
 #
-# Environment: SYSTEMS="nook virtiofsd 9p" RUNS=3 FILES=20 SIZE=4096 BIG_MIB=2
+# Environment: SYSTEMS="nook virtiofsd 9p" RUNS=2 FILES=20 SIZE=4096 BIG_MIB=2
 #   NOOK=build/nook VMLINUX=build/guest/vmlinux WORKLOAD=build/bench/guest_fs_workload
 #   GUEST_TIMEOUT=400 (seconds per boot) VIRTIOFSD=/usr/lib/qemu/virtiofsd
 #   KEEP_LOGS=DIR (keep console logs there) RESULTS=FILE (raw per-run rows, appended)
@@ -31,7 +31,7 @@
 set -uo pipefail
 
 SYSTEMS=${SYSTEMS:-nook virtiofsd 9p}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-2}
 FILES=${FILES:-20}
 SIZE=${SIZE:-4096}
 BIG_MIB=${BIG_MIB:-2}
