@@ -27,6 +27,7 @@
 #   NOOK=build/nook VMLINUX=build/guest/vmlinux WORKLOAD=build/bench/guest_fs_workload
 #   GUEST_TIMEOUT=400 (seconds per boot) VIRTIOFSD=/usr/lib/qemu/virtiofsd
 #   KEEP_LOGS=DIR (keep console logs there) RESULTS=FILE (raw per-run rows, appended)
+#   NOOK_ROOT_OPTS=OPTS (appended to nook's --root, e.g. threads=1,cache=always)
 #   TABLE_FROM=FILE (no runs: print the table of raw rows collected earlier)
 set -uo pipefail
 
@@ -212,7 +213,7 @@ run_nook() {
 	local share
 	share=$(new_share nook "$1")
 	[ -x "$NOOK" ] || { say "nook: $NOOK missing"; return 1; }
-	run_guest nook "$1" "$share" "$NOOK" run --kernel "$VMLINUX" --root "$share" \
+	run_guest nook "$1" "$share" "$NOOK" run --kernel "$VMLINUX" --root "$share${NOOK_ROOT_OPTS:+,$NOOK_ROOT_OPTS}" \
 		--append "init=/init $WORKLOAD_ARGS"
 }
 
