@@ -4,7 +4,8 @@
  *
  * Queue 0 is hiprio (FORGET / BATCH_FORGET, no reply), queues 1..N carry requests. Each
  * queue has a thread that sleeps on its kick eventfd (plus a stop eventfd), pops chains
- * and hands them to a shared worker pool; a worker calls the FUSE dispatcher with the
+ * and serves them itself or, with threads > 0, hands them to a shared worker pool; the
+ * FUSE dispatcher is called with the
  * chain's readable iovecs (request) and writable iovecs (reply), both pointing straight
  * into guest RAM, so READ/WRITE payloads move between host files and guest memory with
  * no bounce buffer. Replies complete out of order.
@@ -28,7 +29,6 @@
 #define VIRTIO_FS_TAG_MAX    36     /* config tag bytes, not NUL-terminated when full */
 #define VIRTIO_FS_QUEUE_SIZE 1024   /* QueueNumMax: a 1 MiB request (256 pages) fits */
 #define VIRTIO_FS_MAX_REQUEST_QUEUES 16
-#define VIRTIO_FS_DEFAULT_THREADS 4
 
 struct fuse_server;
 struct virtio_fs;
@@ -42,7 +42,9 @@ typedef size_t virtio_fs_dispatch_fn(void *opaque, const struct iovec *in, int i
 
 /*
  * tag: mount tag (1..36 bytes); num_request_queues: 1..VIRTIO_FS_MAX_REQUEST_QUEUES;
- * threads: worker pool size (<= 0: VIRTIO_FS_DEFAULT_THREADS). Starts the worker pool;
+ * threads: worker pool size; 0 serves requests on the queue thread itself (no pool, the
+ * default: fastest while the guest has one request in flight, as virtiofsd's default
+ * thread-pool-size of 0). A pool lets slow requests overlap. Starts the worker pool;
  * queue threads start at DRIVER_OK. NULL with a one-line message in err on failure.
  */
 struct virtio_fs *virtio_fs_create(const char *tag, struct fuse_server *srv,

@@ -52,7 +52,7 @@ static int vm_fs_add(struct vm *vm, const struct fs_spec *spec)
 	char err[256];
 	uint64_t base;
 	uint32_t gsi;
-	int r;
+	int r, threads;
 
 	if (!sh || vm_at_teardown(vm, vm_fs_teardown, sh)) {
 		free(sh);
@@ -64,7 +64,10 @@ static int vm_fs_add(struct vm *vm, const struct fs_spec *spec)
 		log_err("--fs %s: %s", spec->opts.source, err);
 		return -1;
 	}
-	sh->fs = virtio_fs_create(spec->tag, sh->srv, 1, spec->opts.threads, err, sizeof(err));
+	/* threads=0 (default) serves requests on the queue thread. With locks on, a SETLKW
+	 * may wait as long as another holder likes: keep such requests on a pool. */
+	threads = spec->opts.threads ? spec->opts.threads : spec->opts.flock ? 2 : 0;
+	sh->fs = virtio_fs_create(spec->tag, sh->srv, 1, threads, err, sizeof(err));
 	if (!sh->fs) {
 		log_err("--fs %s: %s", spec->opts.source, err);
 		return -1;

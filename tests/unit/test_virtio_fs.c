@@ -179,6 +179,7 @@ static void setup_n(int nrq, int threads, uint16_t rq_size)
 static void setup(void) { setup_n(1, 4, 64); }
 static void setup_wide(void) { setup_n(2, 8, 64); }
 static void setup_small(void) { setup_n(1, 4, 8); }
+static void setup_inline(void) { setup_n(1, 0, 64); }
 
 static void teardown(void)
 {
@@ -294,6 +295,25 @@ Test(virtio_fs, request_and_reply)
 	expect_echo(&rq, s, 7, "hello");
 	cr_assert(vtd_read32(t, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_USED ||
 		  sc.finished == 1);
+}
+
+/* threads=0: no pool, the queue thread serves each request itself, in order. */
+Test(virtio_fs, inline_requests_without_pool, .init = setup_inline, .fini = teardown)
+{
+	for (int round = 0; round < 20; round++) {
+		struct sent s[4];
+
+		for (int i = 0; i < 4; i++)
+			s[i] = send(&rq, 1, OP_ECHO, (uint64_t)(round * 4 + i), "inline", 6, 32);
+		for (int i = 0; i < 4; i++) {
+			uint32_t id, len;
+
+			cr_assert(wait_used(&rq, &id, &len));
+			cr_assert_eq(id, s[i].head, "completed in submission order");
+			cr_assert_eq(len, 16 + 6);
+		}
+	}
+	cr_assert_eq(sc.finished, 80);
 }
 
 Test(virtio_fs, interrupt_reaches_irqfd)
