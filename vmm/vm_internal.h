@@ -35,6 +35,9 @@ struct vm {
 	int vm_fd;
 	bool pvm;
 	struct guest_mem mem;
+	pthread_t memslot_thread;	/* registers RAM with KVM (vm_memslots_*) */
+	bool memslot_running;
+	int memslot_err;		/* errno of the failed KVM_SET_USER_MEMORY_REGION */
 	struct bus pio;
 	struct bus mmio;
 	int nr_vcpus;
