@@ -94,6 +94,19 @@ if [ -f "$guest/vmlinux" ]; then
 fi
 
 # --- tiny hand-made guests: exits nook must report, never spin on ---
+if [ -f "$guest/vmlinux" ]; then
+	# virtio-fs share specs: refused before the guest runs.
+	mkdir -p "$tmp/share"
+	expect_error "--fs missing directory" 1 "--fs /nonexistent/share: .*no such directory" -- \
+		run --kernel "$vmlinux" --fs /nonexistent/share
+	expect_error "--fs duplicate tag" 1 "tag 'share' is already used" -- \
+		run --kernel "$vmlinux" --fs "$tmp/share" --fs "$tmp/share"
+	expect_error "--fs tag over 36 bytes" 1 "longer than 36 bytes" -- \
+		run --kernel "$vmlinux" --fs "$tmp/share,tag=abcdefghijklmnopqrstuvwxyz0123456789X"
+	expect_error "--fs bad option" 1 "--fs .*cache" -- \
+		run --kernel "$vmlinux" --fs "$tmp/share,cache=sometimes"
+fi
+
 tiny() { python3 tests/integration/boot_tiny_guest.py "$tmp/tiny-$1" "$2"; }
 tiny port 66ba3412eef4                 # mov dx,0x1234; out dx,al; hlt
 tiny mmio 48a1000000d000000000f4       # mov rax,[0xd0000000]; hlt (no virtio device there)
