@@ -623,7 +623,7 @@ static int64_t fuse_do_setxattr(struct fuse_ctx *c)
 		return -EINVAL;
 	memcpy(&in, c->arg, insz);
 	if (!c->s->fs.opt.xattr)
-		return -EOPNOTSUPP;
+		return -ENOSYS;	/* the client then stops asking (and says EOPNOTSUPP itself) */
 	if ((err = fuse_arg_name_xattr(c, &off, &name)))
 		return err;
 	if (in.size > FUSE_XATTR_MAX)
@@ -641,7 +641,7 @@ static int64_t fuse_xattr_reply(struct fuse_ctx *c, const char *name, uint32_t s
 	int n;
 
 	if (!c->s->fs.opt.xattr)
-		return -EOPNOTSUPP;
+		return -ENOSYS;	/* the client then stops asking (and says EOPNOTSUPP itself) */
 	if (size == 0) {
 		struct fuse_getxattr_out out = { 0 };
 
@@ -691,7 +691,7 @@ static int64_t fuse_do_removexattr(struct fuse_ctx *c)
 	int err;
 
 	if (!c->s->fs.opt.xattr)
-		return -EOPNOTSUPP;
+		return -ENOSYS;	/* the client then stops asking (and says EOPNOTSUPP itself) */
 	if ((err = fuse_arg_name_xattr(c, &off, &name)))
 		return err;
 	return pt_removexattr(&c->s->fs, &c->rq, name);
