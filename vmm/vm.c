@@ -217,11 +217,7 @@ static int vm_get_supported_cpuid(struct vm *vm)
 	return 0;
 }
 
-static int vm_setup_memory(struct vm *vm, uint64_t size);
-
-/* The VM, its RAM (registered on a helper thread as early as possible: it is the
- * slowest step before the first guest entry), and the in-kernel irqchip and PIT. */
-static int vm_create_machine(struct vm *vm, uint64_t mem_size)
+static int vm_create_machine(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t ident = LAYOUT_KVM_IDENTITY_MAP;
@@ -231,8 +227,6 @@ static int vm_create_machine(struct vm *vm, uint64_t mem_size)
 		log_err("KVM_CREATE_VM: %s", strerror(errno));
 		return -1;
 	}
-	if (vm_setup_memory(vm, mem_size))
-		return -1;
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0) {
 		log_err("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 		return -1;
@@ -656,9 +650,12 @@ int vm_run(const struct vm_config *cfg)
 
 	vm_mark("vm_run");
 	if (vm_open_kvm(vm) || vm_check_limits(vm, cfg) || vm_get_supported_cpuid(vm) ||
-	    vm_create_machine(vm, cfg->mem_size))
+	    vm_create_machine(vm))
 		goto out;
-	vm_mark("KVM VM created, RAM mapped");
+	vm_mark("KVM VM created");
+	if (vm_setup_memory(vm, cfg->mem_size))
+		goto out;
+	vm_mark("RAM mapped");
 	if (evl_init(&vm->loop)) {
 		log_err("epoll: %s", strerror(errno));
 		goto out;
