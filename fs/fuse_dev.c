@@ -88,7 +88,7 @@ static void fuse_dev_usage(void)
 {
 	fprintf(stderr, "usage: nook fs serve SRC MOUNTPOINT [-o opt[,opt...]] [-f]\n"
 		"  options: cache=never|metadata|auto|always, writeback, no_xattr, posix_acl,\n"
-		"           ro, threads=N, inode_file_handles, announce_submounts, flock\n");
+		"           ro, threads=N, inode_file_handles, announce_submounts, flock, stats\n");
 }
 
 /* Lets the process keep one O_PATH fd per known inode. */

@@ -60,6 +60,7 @@ static int fs_opt_one(struct fs_options *o, const char *opt, size_t n, char *err
 		{ "inode_file_handles", offsetof(struct fs_options, inode_file_handles), true },
 		{ "no_inode_file_handles", offsetof(struct fs_options, inode_file_handles), false },
 		{ "announce_submounts", offsetof(struct fs_options, announce_submounts), true },
+		{ "stats", offsetof(struct fs_options, stats), true },
 		{ "no_announce_submounts", offsetof(struct fs_options, announce_submounts), false },
 		{ "flock", offsetof(struct fs_options, flock), true },
 		{ "no_flock", offsetof(struct fs_options, flock), false },

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs/fuse_abi.h"
 #include "fs/fuse_iov.h"
@@ -47,6 +48,9 @@ struct fuse_server {
 	uint64_t flags;          /* negotiated INIT flags (flags | flags2 << 32) */
 	const struct fuse_dax_ops *dax;
 	void *dax_opaque;
+	/* With the stats option: requests and busy time per opcode (index 0: unknown). */
+	atomic_ullong stat_count[FUSE_ABI_OP_MAX + 1];
+	atomic_ullong stat_ns[FUSE_ABI_OP_MAX + 1];
 };
 
 /* One request being handled. */
@@ -70,6 +74,7 @@ enum {
 };
 
 struct fuse_op {
+	const char *name;     /* for the stats option */
 	fuse_handler fn;
 	uint32_t min_in;      /* fixed argument struct size */
 	uint32_t out_size;    /* fixed reply body the out buffers must hold (0: variable) */
@@ -753,7 +758,8 @@ static int64_t fuse_do_removemapping(struct fuse_ctx *c)
 	return 0;
 }
 
-#define OP(code, fn_, in_, out_, fl_) [code] = { fn_, in_, out_, fl_ }
+/* Names drop the "FUSE_" prefix (FUSE_ABI_OP_STATX shows as ABI_OP_STATX). */
+#define OP(code, fn_, in_, out_, fl_) [code] = { #code + 5, fn_, in_, out_, fl_ }
 static const struct fuse_op fuse_ops[FUSE_ABI_OP_MAX + 1] = {
 	OP(FUSE_LOOKUP, fuse_do_lookup, 0, sizeof(struct fuse_entry_out), 0),
 	OP(FUSE_FORGET, fuse_do_forget, sizeof(struct fuse_forget_in), 0, FUSE_OP_NOREPLY),
@@ -875,8 +881,8 @@ static size_t fuse_reply_header(const struct iovec *out, int out_cnt, uint64_t u
 	return sizeof(oh) + body;
 }
 
-size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
-		     const struct iovec *out, int out_cnt)
+static size_t fuse_dispatch_one(struct fuse_server *s, const struct iovec *in, int in_cnt,
+				const struct iovec *out, int out_cnt, uint32_t *opcode)
 {
 	/* Handlers read their fixed struct in place: keep it 8-byte aligned. */
 	unsigned char inline_arg[FUSE_ARG_INLINE + 1] __attribute__((aligned(8)));
@@ -893,6 +899,7 @@ size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
 	/* Too short to carry a request id: nothing we could answer. */
 	if (fuse_iov_read(&ic, &h, sizeof(h)))
 		return 0;
+	*opcode = h.opcode;
 	if (h.opcode <= FUSE_ABI_OP_MAX)
 		op = &fuse_ops[h.opcode];
 	if (op && (op->flags & FUSE_OP_NOREPLY) && (h.len > total || h.len < sizeof(h)))
@@ -980,6 +987,50 @@ reply:
 	return fuse_reply_header(out, out_cnt, h.unique, 0, (size_t)r);
 }
 
+static uint64_t fuse_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
+		     const struct iovec *out, int out_cnt)
+{
+	uint32_t opcode = 0;
+	uint64_t t0;
+	size_t n;
+
+	if (!s->fs.opt.stats)
+		return fuse_dispatch_one(s, in, in_cnt, out, out_cnt, &opcode);
+	t0 = fuse_now_ns();
+	n = fuse_dispatch_one(s, in, in_cnt, out, out_cnt, &opcode);
+	if (opcode > FUSE_ABI_OP_MAX || !fuse_ops[opcode].fn)
+		opcode = 0;
+	atomic_fetch_add_explicit(&s->stat_count[opcode], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->stat_ns[opcode], fuse_now_ns() - t0, memory_order_relaxed);
+	return n;
+}
+
+/* One line per opcode seen: count, share of all requests, mean time in the server. */
+static void fuse_server_print_stats(struct fuse_server *s)
+{
+	unsigned long long total = 0;
+
+	for (int i = 0; i <= FUSE_ABI_OP_MAX; i++)
+		total += atomic_load(&s->stat_count[i]);
+	fprintf(stderr, "fs stats: %llu requests\n", total);
+	for (int i = 0; i <= FUSE_ABI_OP_MAX && total; i++) {
+		unsigned long long n = atomic_load(&s->stat_count[i]);
+
+		if (n)
+			fprintf(stderr, "fs stats: %-16s %10llu %5.1f%% %8.1f us\n",
+				i ? fuse_ops[i].name : "(unknown)", n, 100.0 * (double)n / (double)total,
+				(double)atomic_load(&s->stat_ns[i]) / (double)n / 1000.0);
+	}
+}
+
 struct fuse_server *fuse_server_new(const struct fs_options *o, char *err, size_t errlen)
 {
 	struct fuse_server *s = calloc(1, sizeof(*s));
@@ -1001,6 +1052,8 @@ void fuse_server_free(struct fuse_server *s)
 {
 	if (!s)
 		return;
+	if (s->fs.opt.stats)
+		fuse_server_print_stats(s);
 	pt_fs_destroy(&s->fs);
 	free(s);
 }

@@ -33,13 +33,14 @@ struct fs_options {
 	bool announce_submounts; /* FUSE_ATTR_SUBMOUNT for crossed mount points */
 	bool flock;              /* GETLK/SETLK/SETLKW and flock passthrough */
 	int threads;             /* worker threads of a transport; 0 = transport default */
+	bool stats;              /* count requests per opcode, print them when freed */
 };
 
 /* Fill defaults: local-file-system semantics (cache=auto, xattr on, writeback off). */
 void fs_options_init(struct fs_options *o);
 
 /* Parse "opt[,opt...]" (cache=MODE, writeback, no_writeback, xattr, no_xattr, posix_acl,
- * ro/readonly, threads=N, inode_file_handles, announce_submounts, flock, source=DIR).
+ * ro/readonly, threads=N, inode_file_handles, announce_submounts, flock, stats, source=DIR).
  * Returns 0, or -1 with a one-line message in err. */
 int fs_options_parse(struct fs_options *o, const char *opts, char *err, size_t errlen);
 

@@ -652,6 +652,12 @@ static void pt_open_reply(struct pt_fs *fs, uint64_t fh, bool dir, struct fuse_o
 			out->open_flags = FOPEN_DIRECT_IO;
 		break;
 	case FS_CACHE_AUTO:
+		/* Directory listings stay cached across opendir: with FUSE_AUTO_INVAL_DATA
+		 * the client compares the directory's mtime (refreshed once the attribute
+		 * timeout ran out) before it reads the cache, and changes made through the
+		 * mount bump its cache version. Files keep close-to-open semantics. */
+		if (dir)
+			out->open_flags = FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR;
 		break;
 	case FS_CACHE_ALWAYS:
 		out->open_flags = FOPEN_KEEP_CACHE | (dir ? FOPEN_CACHE_DIR : 0);

@@ -86,7 +86,7 @@ for opts in "$@"; do
 		stop_server
 		continue
 	fi
-	if ! NOOK_FS_TEST_DIR="$T/m/mnt" NOOK_FS_SHARE_SRC="$T/s/src" \
+	if ! NOOK_FS_TEST_DIR="$T/m/mnt" NOOK_FS_SHARE_SRC="$T/s/src" NOOK_FS_MOUNT_OPTS="$opts" \
 	     NOOK_FS_CANARY="$T/s/canary" timeout -k 10 "$limit" "$tests" --jobs "$jobs"; then
 		echo "check-fuse: FAILED (or timed out after ${limit}s) through the mount (-o $opts)" >&2
 		fail=1

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -209,4 +210,59 @@ Test(readdir, full_scans_under_concurrent_churn)
 	}
 	atomic_store(&c.stop, 1);
 	pthread_join(t, NULL);
+}
+
+/* Counts the entries of path other than "." and "..", and whether name is one. */
+static int fst_count_entries(const char *path, const char *name, int *found)
+{
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert(dir, "opendir %s", path);
+	*found = 0;
+	while ((e = readdir(dir))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		n++;
+		if (!strcmp(e->d_name, name))
+			*found = 1;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * Listings may be cached by the client (cache=auto/always keep them across opendir),
+ * but changes made through the mount show at once, and a change made on the host side
+ * shows once the attribute timeout (1 s for cache=auto) has run out.
+ */
+Test(readdir, listing_follows_changes_from_both_sides)
+{
+	char host[4096];
+	int found;
+
+	fst_ok(mkdir("d", 0755));
+	fst_write_file("d/a", "", 0);
+	cr_assert_eq(fst_count_entries("d", "a", &found), 1);
+	cr_assert_eq(fst_count_entries("d", "a", &found), 1);
+	fst_write_file("d/b", "", 0);
+	cr_assert_eq(fst_count_entries("d", "b", &found), 2);
+	cr_assert(found);
+	fst_ok(unlink("d/a"));
+	cr_assert_eq(fst_count_entries("d", "a", &found), 1);
+	cr_assert(!found);
+	if (!fst_on_mount())
+		return;
+	const char *mode = getenv("NOOK_FS_MOUNT_OPTS");
+
+	if (mode && strstr(mode, "cache=always"))
+		return; /* listings are kept for a day there, by design */
+	snprintf(host, sizeof(host), "%s/%s/d/h", getenv("NOOK_FS_SHARE_SRC"), fst_subdir());
+	int fd = fst_ok(open(host, O_WRONLY | O_CREAT | O_EXCL, 0644));
+
+	close(fd);
+	usleep(1200 * 1000);
+	cr_assert_eq(fst_count_entries("d", "h", &found), 2);
+	cr_assert(found, "a file created on the host side never showed in the listing");
 }

@@ -889,6 +889,16 @@ Test(fuse_ops, cache_modes_set_open_flags)
 	cr_assert_eq(ft_req(&t, FUSE_OPEN, e.nodeid, &in, sizeof(in), &out, sizeof(out), NULL), 0);
 	cr_assert(out.open_flags & FOPEN_DIRECT_IO);
 	ft_teardown(&t);
+	/* auto: files close-to-open (no KEEP_CACHE), listings cached (checked by mtime). */
+	ft_setup(&t, "cache=auto");
+	host_write("f", "x");
+	cr_assert_eq(ft_lookup(&t, 1, "f", &e), 0);
+	cr_assert_eq(ft_req(&t, FUSE_OPEN, e.nodeid, &in, sizeof(in), &out, sizeof(out), NULL), 0);
+	cr_assert_eq(out.open_flags & (FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO), 0);
+	cr_assert_eq(ft_req(&t, FUSE_OPENDIR, 1, &in, sizeof(in), &out, sizeof(out), NULL), 0);
+	cr_assert(out.open_flags & FOPEN_CACHE_DIR);
+	cr_assert(out.open_flags & FOPEN_KEEP_CACHE);
+	ft_teardown(&t);
 	ft_setup(&t, "cache=always");
 	host_write("f", "x");
 	cr_assert_eq(ft_lookup(&t, 1, "f", &e), 0);
