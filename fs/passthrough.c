@@ -44,6 +44,35 @@
 #endif
 #define PT_COPY_MAX (1ull << 30) /* one COPY_FILE_RANGE moves at most 1 GiB */
 
+/*
+ * FLUSH is close(2) of one descriptor. On a local disk or memory file system that has
+ * no ->flush (ext2/3/4, xfs, btrfs, f2fs, tmpfs) and with no POSIX locks held for the
+ * client (the flock option off: its kernel keeps the locks), our close(dup(fd)) does
+ * nothing, so files there are opened with FOPEN_NOFLUSH and the client skips the round
+ * trip on every close. NFS, CIFS or FUSE below the share (or a submount on another
+ * device) keep FLUSH: their close reports write-back errors. Returns the root's device
+ * when the root qualifies, else 0.
+ */
+static uint64_t pt_flush_noop_dev(const struct fs_options *o, int root)
+{
+	static const unsigned long local[] = {
+		0xEF53,      /* ext2/3/4 */
+		0x58465342,  /* xfs */
+		0x9123683E,  /* btrfs */
+		0xF2F52010,  /* f2fs */
+		0x01021994,  /* tmpfs */
+	};
+	struct statfs sf;
+	struct stat st;
+
+	if (o->flock || fstatfs(root, &sf) || fstat(root, &st))
+		return 0;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if ((unsigned long)sf.f_type == local[i])
+			return st.st_dev ? (uint64_t)st.st_dev : 0;
+	return 0;
+}
+
 int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t errlen)
 {
 	int root;
@@ -74,6 +103,7 @@ int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t e
 	} else {
 		fs->ngroups = 0;
 	}
+	fs->noflush_dev = pt_flush_noop_dev(o, root);
 	fs->inodes = inode_table_new(root, o->inode_file_handles, err, errlen);
 	fs->handles = handle_table_new();
 	if (!fs->inodes || !fs->handles) {
@@ -641,15 +671,18 @@ static int pt_open_flags(struct pt_fs *fs, uint32_t flags)
 	return f | O_CLOEXEC;
 }
 
-static void pt_open_reply(struct pt_fs *fs, uint64_t fh, bool dir, struct fuse_open_out *out)
+static void pt_open_reply(struct pt_fs *fs, uint64_t fh, bool dir, uint64_t dev,
+			  struct fuse_open_out *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->fh = fh;
+	if (!dir && fs->noflush_dev && dev == fs->noflush_dev)
+		out->open_flags |= FOPEN_NOFLUSH;
 	switch (fs->opt.cache) {
 	case FS_CACHE_NEVER:
 	case FS_CACHE_METADATA:
 		if (!dir)
-			out->open_flags = FOPEN_DIRECT_IO;
+			out->open_flags |= FOPEN_DIRECT_IO;
 		break;
 	case FS_CACHE_AUTO:
 		/* Directory listings stay cached across opendir: with FUSE_AUTO_INVAL_DATA
@@ -657,10 +690,10 @@ static void pt_open_reply(struct pt_fs *fs, uint64_t fh, bool dir, struct fuse_o
 		 * timeout ran out) before it reads the cache, and changes made through the
 		 * mount bump its cache version. Files keep close-to-open semantics. */
 		if (dir)
-			out->open_flags = FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR;
+			out->open_flags |= FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR;
 		break;
 	case FS_CACHE_ALWAYS:
-		out->open_flags = FOPEN_KEEP_CACHE | (dir ? FOPEN_CACHE_DIR : 0);
+		out->open_flags |= FOPEN_KEEP_CACHE | (dir ? FOPEN_CACHE_DIR : 0);
 		break;
 	}
 }
@@ -691,7 +724,7 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 		err = -ENOMEM;
 		goto out;
 	}
-	pt_open_reply(fs, fh, dir, out);
+	pt_open_reply(fs, fh, dir, n.ino->dev, out);
 out:
 	pt_node_put(fs, &n);
 	return err;
@@ -736,7 +769,7 @@ int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_creat
 		err = -ENOMEM;
 		goto out;
 	}
-	pt_open_reply(fs, fh, false, o);
+	pt_open_reply(fs, fh, false, dir.ino->dev, o);
 out:
 	pt_node_put(fs, &dir);
 	return err;

@@ -26,6 +26,8 @@ struct pt_fs {
 	int ngroups;             /* after a create that used the caller's group */
 	uint64_t entry_timeout;  /* seconds, from the cache mode */
 	uint64_t attr_timeout;
+	/* Files on this device get FOPEN_NOFLUSH (see pt_flush_is_noop); 0: none. */
+	uint64_t noflush_dev;
 	/* Set by INIT from what the client accepted. */
 	bool writeback;
 	bool killpriv_v2;

@@ -27,7 +27,8 @@
 #   NOOK=build/nook VMLINUX=build/guest/vmlinux WORKLOAD=build/bench/guest_fs_workload
 #   GUEST_TIMEOUT=400 (seconds per boot) VIRTIOFSD=/usr/lib/qemu/virtiofsd
 #   KEEP_LOGS=DIR (keep console logs there) RESULTS=FILE (raw per-run rows, appended)
-#   NOOK_ROOT_OPTS=OPTS (appended to nook's --root, e.g. threads=1,cache=always)
+#   NOOK_ROOT_OPTS=OPTS (appended to nook's --root, e.g. threads=1,cache=always;
+#   no_xattr there also turns virtiofsd's xattrs off, see VFSD_XATTR)
 #   TABLE_FROM=FILE (no runs: print the table of raw rows collected earlier)
 set -uo pipefail
 
@@ -43,6 +44,14 @@ WORKLOAD=${WORKLOAD:-$BUILD/bench/guest_fs_workload}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-400}
 VIRTIOFSD=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 TAG=benchfs
+# Like for like: virtiofsd gets the xattr setting nook runs with. nook keeps xattrs on by
+# default (local semantics), virtiofsd off; with xattrs on the guest sends one GETXATTR
+# security.capability per written file, so mismatched settings would compare different
+# work. NOOK_ROOT_OPTS=no_xattr runs both without.
+case ",${NOOK_ROOT_OPTS:-}," in
+*,no_xattr,*) VFSD_XATTR="-o no_xattr" ;;
+*) VFSD_XATTR="-o xattr" ;;
+esac
 PHASES="create stat readdir read write readbig rename remove"
 # KVM tracepoints counted per phase. kvm_pvm (this host's software virtualisation) fires
 # neither kvm_exit nor kvm_inj_virq, so exits are approximated by the trapped accesses it
@@ -225,7 +234,7 @@ run_virtiofsd() {
 	local share sock=$TMP/vfsd.$1.sock vpid r
 	share=$(new_share virtiofsd "$1")
 	[ -x "$VIRTIOFSD" ] || { say "virtiofsd: $VIRTIOFSD missing"; return 1; }
-	"$VIRTIOFSD" --socket-path="$sock" -o source="$share" -o cache=auto \
+	"$VIRTIOFSD" --socket-path="$sock" -o source="$share" -o cache=auto $VFSD_XATTR \
 		>"$TMP/vfsd.$1.log" 2>&1 &
 	vpid=$!
 	PIDS+=("$vpid")
@@ -251,7 +260,7 @@ run_9p() {
 		-append "$CMDLINE root=$TAG rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000 rw init=/init $WORKLOAD_ARGS"
 }
 
-say "kernel $VMLINUX; $RUNS run(s) each of: $SYSTEMS; $FILES x $SIZE B files, $BIG_MIB MiB file"
+say "kernel $VMLINUX; $RUNS run(s) each of: $SYSTEMS; $FILES x $SIZE B files, $BIG_MIB MiB file; virtiofsd $VFSD_XATTR"
 failed=0
 [ -n "${TABLE_FROM:-}" ] || for run in $(seq "$RUNS"); do
 	for sys in $SYSTEMS; do

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -907,6 +908,31 @@ Test(fuse_ops, cache_modes_set_open_flags)
 	cr_assert(out.open_flags & FOPEN_KEEP_CACHE);
 	cr_assert_eq(ft_req(&t, FUSE_OPENDIR, 1, &in, sizeof(in), &out, sizeof(out), NULL), 0);
 	cr_assert(out.open_flags & FOPEN_CACHE_DIR);
+}
+
+/* Closes skip FLUSH where the host's close is a no-op, never when locks are served. */
+Test(fuse_ops, noflush_on_local_fs_without_locks)
+{
+	struct fuse_entry_out e;
+	struct fuse_open_in in = { .flags = O_RDWR };
+	struct fuse_open_out out;
+	struct statfs sf;
+
+	/* The suite's server serves locks (flock): FLUSH must release them. */
+	host_write("f", "x");
+	cr_assert_eq(ft_lookup(&t, 1, "f", &e), 0);
+	cr_assert_eq(ft_req(&t, FUSE_OPEN, e.nodeid, &in, sizeof(in), &out, sizeof(out), NULL), 0);
+	cr_assert_eq(out.open_flags & FOPEN_NOFLUSH, 0);
+	ft_teardown(&t);
+	ft_setup(&t, NULL);
+	cr_assert_eq(statfs(t.dir, &sf), 0);
+	host_write("f", "x");
+	cr_assert_eq(ft_lookup(&t, 1, "f", &e), 0);
+	cr_assert_eq(ft_req(&t, FUSE_OPEN, e.nodeid, &in, sizeof(in), &out, sizeof(out), NULL), 0);
+	if (sf.f_type == 0xEF53 || sf.f_type == 0x01021994 || sf.f_type == 0x58465342)
+		cr_assert(out.open_flags & FOPEN_NOFLUSH, "f_type %lx", (unsigned long)sf.f_type);
+	cr_assert_eq(ft_req(&t, FUSE_OPENDIR, 1, &in, sizeof(in), &out, sizeof(out), NULL), 0);
+	cr_assert_eq(out.open_flags & FOPEN_NOFLUSH, 0);
 }
 
 Test(fuse_ops, submount_announced)

@@ -187,9 +187,15 @@ static void teardown(void)
 	sc.release_all = true;
 	pthread_cond_broadcast(&sc.cond);
 	pthread_mutex_unlock(&sc.lock);
+	/* NULLed so that a second teardown (Criterion's abort path after a failed
+	 * assertion) reports the failure instead of freeing twice. */
 	virtio_mmio_destroy(t);
+	t = NULL;
 	virtio_fs_destroy(fs);
-	vtd_mem_free(&m);
+	fs = NULL;
+	if (m.mem.nr_regions)
+		vtd_mem_free(&m);
+	memset(&m, 0, sizeof(m));
 	log_max_level = LOG_INFO;
 }
 
