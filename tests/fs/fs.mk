@@ -10,7 +10,8 @@
 FS_TEST_SRCS := tests/fs/fs_test.c $(sort $(wildcard tests/fs/test_*.c))
 FS_TEST_OBJS := $(FS_TEST_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_DISPATCH_OBJS := $(patsubst %.c,$(BUILD)/asan/%.o,$(sort $(wildcard tests/fs/dispatch_*.c)))
-FUSE_TEST_OPTS ?= cache=auto,posix_acl,flock cache=never,posix_acl,flock \
+# The first set is the defaults (xattr on, no served locks: closes skip FLUSH).
+FUSE_TEST_OPTS ?= cache=auto cache=auto,posix_acl,flock cache=never,posix_acl,flock \
 		  cache=metadata,posix_acl,flock
 
 $(BUILD)/tests/fs-tests: $(FS_TEST_OBJS)
