@@ -1,5 +1,5 @@
 # File-system benchmark (figures, not a test): native ext4 vs `nook fs serve` mounts.
-#   make bench-fs [FS_BENCH_OPTS="cache=auto cache=always"] [BENCH_DIR=/var/tmp]
+#   make bench-fs [FS_BENCH_OPTS="cache=auto cache=always"] [BENCH_DIR=/var/tmp] [BENCH_RAMDISK=1]
 FS_BENCH_OPTS ?= cache=auto cache=always
 
 .PHONY: bench-fs

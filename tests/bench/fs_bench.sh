@@ -6,6 +6,9 @@
 #
 # Each OPTS word is one -o option set, one column each (default: cache=auto and
 # cache=always). Environment: BENCH_DIR (an ext4 directory, default /var/tmp),
+# BENCH_RAMDISK=1 (instead: a fresh 2 GiB ext4 on a loop device over /dev/shm, so that
+# neither side waits for a cloud disk whose speed drifts with its burst credits: the
+# figures then show the FUSE overhead alone, reproducibly),
 # BENCH_CACHE (where the kernel-source tarball is kept, default build/bench),
 # FIO_SIZE (default 256M), FIO_SECONDS (random phases, default 10).
 # Phases: extract a tarball of linux-6.1 fs/ + kernel/ (~3000 files), stat every entry
@@ -19,6 +22,7 @@ set -u
 nook=$(realpath "$1"); shift
 [ $# -ge 1 ] || set -- cache=auto cache=always
 base=${BENCH_DIR:-/var/tmp}
+ramdisk=${BENCH_RAMDISK:-0}
 cache=${BENCH_CACHE:-build/bench}
 fio_size=${FIO_SIZE:-256M}
 fio_secs=${FIO_SECONDS:-10}
@@ -43,6 +47,17 @@ if [ ! -s "$tarball" ]; then
 	[ -s "$tarball" ] || die "could not make $tarball"
 fi
 
+ram_img= ram_mnt=
+if [ "$ramdisk" = 1 ]; then
+	ram_img=$(mktemp /dev/shm/nook-bench-ext4.XXXXXX) || exit 1
+	ram_mnt=$(mktemp -d /tmp/nook-bench-ram.XXXXXX) || exit 1
+	if ! truncate -s 2G "$ram_img" || ! mkfs.ext4 -q -F "$ram_img" ||
+	   ! mount -o loop "$ram_img" "$ram_mnt"; then
+		rm -f "$ram_img"; rmdir "$ram_mnt"
+		die "BENCH_RAMDISK=1 needs root, mkfs.ext4 and a loop device"
+	fi
+	base=$ram_mnt
+fi
 W=$(mktemp -d "$base/nook-bench.XXXXXX") || exit 1
 server=
 cleanup() {
@@ -55,6 +70,10 @@ cleanup() {
 	awk -v m="$W/mnt" '$5 == m { exit 0 } END { exit 1 }' /proc/self/mountinfo &&
 		umount -l "$W/mnt"
 	rm -rf "$W"
+	if [ -n "$ram_mnt" ]; then
+		umount "$ram_mnt" && rmdir "$ram_mnt"
+		rm -f "$ram_img"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -126,7 +145,8 @@ for opts in "$@"; do
 done
 
 echo
-echo "bench-fs: $nfiles files from $(basename "$tarball"), fio size $fio_size, random ${fio_secs}s"
+echo "bench-fs: $nfiles files from $(basename "$tarball"), fio size $fio_size, random ${fio_secs}s," \
+     "on $([ "$ramdisk" = 1 ] && echo "a RAM-backed ext4" || echo "$base ($(stat -f -c %T "$base"))")"
 echo "  (s = seconds, lower is better; MB/s and IOPS higher is better;"
 echo "   'x' = how many times slower than native; targets: metadata <= 3x, sequential <= 1.5x)"
 printf '%-16s %12s' phase native
