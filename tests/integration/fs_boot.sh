@@ -35,7 +35,8 @@ for _ in $(seq 1 1500); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.2
 done
-[ -e "$data/guest-ready" ] && echo v2-changed-on-host > "$data/host-file"
+[ -e "$data/guest-ready" ] && echo v2-changed-on-host > "$data/host-file" &&
+	echo new > "$data/host-new"
 
 wait "$pid"; status=$?; pid=
 echo "fs-boot: guest ran $(( $(date +%s) - start )) s, nook exit status $status"

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,14 +146,30 @@ static void check_big_file(const char *dir)
 	check(ok, "write-16m", "%s", path);
 }
 
-/* The host rewrites host-file once it sees guest-ready; cache=auto must show the change. */
+static bool dir_has(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+
+	while (d && (e = readdir(d)))
+		found |= !strcmp(e->d_name, name);
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* The host rewrites host-file and creates host-new once it sees guest-ready; cache=auto
+ * must show both: the new content, and the new name in a listing the guest had cached. */
 static void check_host_change(const char *dir)
 {
 	char path[256], ready[256], buf[64];
 	ssize_t n = read_file((snprintf(path, sizeof(path), "%s/host-file", dir), path), buf,
 			      sizeof(buf));
+	bool listed;
 
 	check(n >= 2 && !memcmp(buf, "v1", 2), "host-file-v1", "got %zd bytes", n);
+	check(!dir_has(dir, "host-new"), "host-new-absent", "listed before the host made it");
 	snprintf(ready, sizeof(ready), "%s/guest-ready", dir);
 	write_file(ready, "ready\n", 6);
 	for (int i = 0; i < 300; i++) {
@@ -164,6 +181,12 @@ static void check_host_change(const char *dir)
 		nanosleep(&ts, NULL);
 	}
 	check(n >= 2 && !memcmp(buf, "v2", 2), "host-change-seen", "still %.2s", buf);
+	for (int i = 0; !(listed = dir_has(dir, "host-new")) && i < 300; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	check(listed, "host-create-listed", "host-new never showed in the listing");
 }
 
 static void check_readonly(const char *dir)
