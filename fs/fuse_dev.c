@@ -9,14 +9,17 @@
  * reads fail with ENODEV, which stops the workers too.
  *
  * Worker threads each take one request at a time, hand it to the server and write the
- * reply. Each worker splices requests from /dev/fuse into its own pipe, like libfuse:
- * the kernel then passes the pages of a buffered WRITE by reference instead of copying
- * them into our buffer. The worker reads the header (and, for anything but a large
- * WRITE, the whole request) out of the pipe into its buffer; a large WRITE's data stays
- * in the pipe and goes to fuse_dispatch_payload(), which splices it into the host file.
- * So a 1 MiB write costs two copies (client -> FUSE pages, pipe -> host page cache)
- * instead of three. A worker whose pipe cannot be made big enough (F_SETPIPE_SZ needs
- * root beyond pipe-max-size) just read()s whole requests into its buffer.
+ * reply. To save a copy of large WRITEs, workers splice requests from /dev/fuse into
+ * their own pipe, like libfuse: the kernel then passes the pages of a buffered WRITE by
+ * reference instead of copying them into our buffer. The worker reads the header (and,
+ * for anything but a large WRITE, the whole request) out of the pipe into its buffer; a
+ * large WRITE's data stays in the pipe and goes to fuse_dispatch_payload(), which
+ * splices it into the host file: two copies per write (client -> FUSE pages, pipe ->
+ * host page cache) instead of three. Splicing a small request costs an extra system
+ * call, so workers read() requests whole until a large WRITE shows up and splice only
+ * while large WRITEs keep coming. Pipes hold a whole request or the kernel fails it:
+ * without CAP_SYS_RESOURCE they stop at pipe-max-size (1 MiB), and max_write is then
+ * lowered to 1016 KiB; with no pipe of 1 MiB at all, every request is read().
  */
 #include "fs/fuse_server.h"
 
