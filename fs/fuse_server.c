@@ -6,6 +6,8 @@
  * header, each opcode's fixed argument struct against its minimum size (from the table
  * below), each name against NAME_MAX/'/'/NUL, and each byte count against our limits,
  * before fs/passthrough.c runs. Replies are only written through a bounded cursor.
+ * A WRITE payload held in a transport's pipe (fuse_dispatch_payload) is checked here
+ * too: it must be the request's exact tail and match write_in.size.
  */
 #include "fs/fuse_server.h"
 
@@ -48,6 +50,7 @@ struct fuse_server {
 	uint64_t flags;          /* negotiated INIT flags (flags | flags2 << 32) */
 	const struct fuse_dax_ops *dax;
 	void *dax_opaque;
+	uint32_t max_write;      /* announced at INIT: FUSE_MAX_WRITE unless the transport lowered it */
 	/* With the stats option: requests and busy time per opcode (index 0: unknown). */
 	atomic_ullong stat_count[FUSE_ABI_OP_MAX + 1];
 	atomic_ullong stat_ns[FUSE_ABI_OP_MAX + 1];
@@ -62,6 +65,7 @@ struct fuse_ctx {
 	size_t arglen;
 	struct fuse_iov *in;      /* positioned at the arguments (streamed opcodes) */
 	struct fuse_iov *out;     /* positioned after the fuse_out_header */
+	struct fuse_payload *payload; /* WRITE data left in the transport's pipe, or NULL */
 };
 
 /* Handlers return the reply body length or a negative errno. */
@@ -218,7 +222,7 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 	out.flags2 = (uint32_t)(f >> 32);
 	out.max_background = FUSE_MAX_BG;
 	out.congestion_threshold = FUSE_MAX_BG * 3 / 4;
-	out.max_write = FUSE_MAX_WRITE;
+	out.max_write = s->max_write;
 	out.time_gran = 1;
 	out.max_pages = FUSE_MAX_PAGES_VAL;
 	/* DAX mappings are page granular (log2 of 4 KiB). */
@@ -485,13 +489,23 @@ static int64_t fuse_do_write(struct fuse_ctx *c)
 
 	if (fuse_iov_read(c->in, &in, sizeof(in)))
 		return -EINVAL;
-	if (in.size > FUSE_MAX_WRITE || in.size > fuse_iov_left(c->in) ||
+	if (c->payload) {
+		/* The data waits in the transport's pipe: exactly in.size bytes, right
+		 * after the fuse_write_in (dispatch checked that h.len adds up). */
+		if (in.size > c->s->max_write || in.size != c->payload->len ||
+		    fuse_iov_left(c->in) || in.offset > (uint64_t)INT64_MAX)
+			return -EINVAL;
+		n = pt_write_pipe(&c->s->fs, &c->rq, &in, c->payload);
+		goto done;
+	}
+	if (in.size > c->s->max_write || in.size > fuse_iov_left(c->in) ||
 	    in.offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
 	cnt = fuse_iov_slice(c->in, in.size, iov, FUSE_READ_IOV_MAX);
 	if (cnt < 0)
 		return -EINVAL;
 	n = pt_write(&c->s->fs, &c->rq, &in, iov, cnt);
+done:
 	if (n < 0)
 		return n;
 	out.size = (uint32_t)n;
@@ -882,7 +896,8 @@ static size_t fuse_reply_header(const struct iovec *out, int out_cnt, uint64_t u
 }
 
 static size_t fuse_dispatch_one(struct fuse_server *s, const struct iovec *in, int in_cnt,
-				const struct iovec *out, int out_cnt, uint32_t *opcode)
+				struct fuse_payload *p, const struct iovec *out, int out_cnt,
+				uint32_t *opcode)
 {
 	/* Handlers read their fixed struct in place: keep it 8-byte aligned. */
 	unsigned char inline_arg[FUSE_ARG_INLINE + 1] __attribute__((aligned(8)));
@@ -891,11 +906,13 @@ static size_t fuse_dispatch_one(struct fuse_server *s, const struct iovec *in, i
 	struct fuse_iov ic, oc;
 	const struct fuse_op *op = NULL;
 	struct fuse_ctx c;
-	size_t total, arglen, ext;
+	size_t total, arglen, ext, plen = p ? p->len : 0;
 	int64_t r;
 
 	fuse_iov_init(&ic, in, in_cnt, (size_t)-1);
+	/* The request's bytes: the in buffers plus a pipe-held payload (saturating). */
 	total = fuse_iov_left(&ic);
+	total = plen > SIZE_MAX - total ? SIZE_MAX : total + plen;
 	/* Too short to carry a request id: nothing we could answer. */
 	if (fuse_iov_read(&ic, &h, sizeof(h)))
 		return 0;
@@ -906,12 +923,21 @@ static size_t fuse_dispatch_one(struct fuse_server *s, const struct iovec *in, i
 		return 0;
 	if (h.len < sizeof(h) || h.len > total)
 		return fuse_reply_header(out, out_cnt, h.unique, -EINVAL, 0);
+	memset(&c, 0, sizeof(c));
+	/* A payload is the exact tail of a WRITE, which carries no extensions: the pipe
+	 * holds the data and nothing else, and no stray bytes hide behind it. */
+	if (plen && (h.opcode != FUSE_WRITE || h.len != total || h.total_extlen)) {
+		r = -EINVAL;
+		goto reply_or_drop;
+	}
 	ext = (size_t)h.total_extlen * 8;
 	if (ext > h.len - sizeof(h))
 		return fuse_reply_header(out, out_cnt, h.unique, -EINVAL, 0);
-	arglen = h.len - sizeof(h) - ext;
+	/* arglen: the argument bytes in the in buffers (the payload follows them). */
+	arglen = h.len - sizeof(h) - ext - plen;
 	fuse_iov_truncate(&ic, arglen);
-	memset(&c, 0, sizeof(c));
+	if (plen)
+		c.payload = p;
 	if (ext && fuse_parse_ext(in, in_cnt, h.len - ext, ext, &c.rq)) {
 		r = -EINVAL;
 		goto reply_or_drop;
@@ -995,22 +1021,30 @@ static uint64_t fuse_now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
-		     const struct iovec *out, int out_cnt)
+size_t fuse_dispatch_payload(struct fuse_server *s, const struct iovec *in, int in_cnt,
+			     struct fuse_payload *p, const struct iovec *out, int out_cnt)
 {
 	uint32_t opcode = 0;
 	uint64_t t0;
 	size_t n;
 
+	if (p && !p->len)
+		p = NULL;
 	if (!s->fs.opt.stats)
-		return fuse_dispatch_one(s, in, in_cnt, out, out_cnt, &opcode);
+		return fuse_dispatch_one(s, in, in_cnt, p, out, out_cnt, &opcode);
 	t0 = fuse_now_ns();
-	n = fuse_dispatch_one(s, in, in_cnt, out, out_cnt, &opcode);
+	n = fuse_dispatch_one(s, in, in_cnt, p, out, out_cnt, &opcode);
 	if (opcode > FUSE_ABI_OP_MAX || !fuse_ops[opcode].fn)
 		opcode = 0;
 	atomic_fetch_add_explicit(&s->stat_count[opcode], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->stat_ns[opcode], fuse_now_ns() - t0, memory_order_relaxed);
 	return n;
+}
+
+size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
+		     const struct iovec *out, int out_cnt)
+{
+	return fuse_dispatch_payload(s, in, in_cnt, NULL, out, out_cnt);
 }
 
 /* One line per opcode seen: count, share of all requests, mean time in the server. */
@@ -1045,6 +1079,7 @@ struct fuse_server *fuse_server_new(const struct fs_options *o, char *err, size_
 	}
 	atomic_init(&s->state, FUSE_ST_WAIT_INIT);
 	atomic_init(&s->destroyed, false);
+	s->max_write = FUSE_MAX_WRITE;
 	return s;
 }
 
@@ -1056,6 +1091,13 @@ void fuse_server_free(struct fuse_server *s)
 		fuse_server_print_stats(s);
 	pt_fs_destroy(&s->fs);
 	free(s);
+}
+
+void fuse_server_set_max_write(struct fuse_server *s, uint32_t max_write)
+{
+	if (max_write < 4096)
+		max_write = 4096;
+	s->max_write = max_write < FUSE_MAX_WRITE ? max_write : FUSE_MAX_WRITE;
 }
 
 void fuse_server_set_dax(struct fuse_server *s, const struct fuse_dax_ops *ops, void *opaque)

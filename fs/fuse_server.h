@@ -58,6 +58,35 @@ void fuse_server_free(struct fuse_server *s);
 size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
 		     const struct iovec *out, int out_cnt);
 
+/*
+ * WRITE data a transport left in a pipe (the host transport splices requests from
+ * /dev/fuse, so the payload pages are never copied to user space): the request's last
+ * len bytes are not in the in iovecs but wait in the pipe read end pipe_fd, which should
+ * be O_NONBLOCK (the server never takes more than len bytes out of it). The server moves
+ * them to the file with splice(2), or through scratch (scratch_len bytes; NULL: the
+ * server allocates) when the file refuses a splice, and adds what it took out of the
+ * pipe to consumed. Whatever the outcome, the transport must empty the pipe afterwards.
+ */
+struct fuse_payload {
+	int pipe_fd;
+	size_t len;
+	size_t consumed;
+	void *scratch;
+	size_t scratch_len;
+};
+
+/*
+ * fuse_dispatch() for a request whose tail is a pipe-held payload (p NULL or p->len 0:
+ * same as fuse_dispatch). Only a WRITE may carry one, with h.len == in bytes + p->len
+ * and write_in.size == p->len exactly; anything else is answered EINVAL.
+ */
+size_t fuse_dispatch_payload(struct fuse_server *s, const struct iovec *in, int in_cnt,
+			     struct fuse_payload *p, const struct iovec *out, int out_cnt);
+
+/* Lowers the max_write announced at INIT (default and ceiling 1 MiB; at least 4 KiB)
+ * for a transport that cannot take bigger WRITEs. Call before serving requests. */
+void fuse_server_set_max_write(struct fuse_server *s, uint32_t max_write);
+
 /* True once the client sent DESTROY (or the transport should stop). */
 bool fuse_server_destroyed(const struct fuse_server *s);
 

@@ -797,6 +797,16 @@ int64_t pt_read(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_rea
 	return n;
 }
 
+/* The common end of a WRITE: drop set-id bits when asked and something was written. */
+static int64_t pt_write_done(struct pt_fs *fs, const struct pt_req *rq,
+			     const struct fuse_write_in *in, struct handle *h, ssize_t n)
+{
+	if (n > 0 && fs->killpriv_v2 && (in->write_flags & FUSE_WRITE_KILL_SUIDGID))
+		pt_kill_suidgid(h->fd, -1, rq);
+	handle_put(fs->handles, h);
+	return n;
+}
+
 int64_t pt_write(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_write_in *in,
 		 const struct iovec *iov, int cnt)
 {
@@ -808,11 +818,99 @@ int64_t pt_write(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_wr
 	do
 		n = pwritev(h->fd, iov, cnt, (off_t)in->offset);
 	while (n < 0 && errno == EINTR);
-	n = n < 0 ? -errno : n;
-	if (n > 0 && fs->killpriv_v2 && (in->write_flags & FUSE_WRITE_KILL_SUIDGID))
-		pt_kill_suidgid(h->fd, -1, rq);
-	handle_put(fs->handles, h);
-	return n;
+	return pt_write_done(fs, rq, in, h, n < 0 ? -errno : n);
+}
+
+/*
+ * Pipe -> file without a copy through user space. SPLICE_F_NONBLOCK: a pipe holding
+ * less than promised ends the write (EAGAIN) instead of blocking the worker. Returns
+ * bytes written, or -errno when none were (a later error makes a short write).
+ */
+static ssize_t pt_splice_in(int fd, struct fuse_payload *p, uint64_t off)
+{
+	loff_t pos = (loff_t)off;
+	size_t done = 0;
+
+	while (done < p->len) {
+		ssize_t n = splice(p->pipe_fd, NULL, fd, &pos, p->len - done, SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (done)
+				break;
+			/* 0 or EAGAIN: the pipe ran dry, the transport's fault. */
+			return n < 0 && errno != EAGAIN ? -errno : -EIO;
+		}
+		done += (size_t)n;
+		p->consumed += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * The fallback for files that refuse a splice (O_APPEND): through the scratch buffer,
+ * one pwrite per chunk (pwrite on an O_APPEND fd appends, like pt_write's pwritev).
+ */
+static ssize_t pt_write_scratch(int fd, struct fuse_payload *p, uint64_t off)
+{
+	size_t cap = p->scratch_len, done = 0;
+	unsigned char *buf = p->scratch, *own = NULL;
+	ssize_t err = 0;
+
+	if (!buf || !cap) {
+		cap = p->len;
+		buf = own = malloc(cap);
+		if (!own)
+			return -ENOMEM;
+	}
+	while (done < p->len && !err) {
+		size_t chunk = p->len - done < cap ? p->len - done : cap, got = 0;
+		ssize_t n;
+
+		while (got < chunk) {
+			n = read(p->pipe_fd, buf + got, chunk - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			p->consumed += (size_t)n;
+		}
+		if (got < chunk) {
+			err = -EIO;	/* the pipe ran dry: write what we have, then stop */
+			if (!got)
+				break;
+		}
+		do
+			n = pwrite(fd, buf, got, (off_t)(off + done));
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		done += (size_t)n;
+		if ((size_t)n < got)
+			break;
+	}
+	free(own);
+	return done ? (ssize_t)done : err;
+}
+
+int64_t pt_write_pipe(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_write_in *in,
+		      struct fuse_payload *p)
+{
+	struct handle *h = handle_get(fs->handles, in->fh, false);
+	ssize_t n;
+
+	if (!h)
+		return -EBADF;
+	n = pt_splice_in(h->fd, p, in->offset);
+	/* EINVAL with nothing moved: splice refuses this file (O_APPEND, or a file system
+	 * without splice_write); a plain write will tell whether it is the write itself. */
+	if (n == -EINVAL && !p->consumed)
+		n = pt_write_scratch(h->fd, p, in->offset);
+	return pt_write_done(fs, rq, in, h, n);
 }
 
 int pt_statfs(struct pt_fs *fs, const struct pt_req *rq, struct fuse_statfs_out *out)

@@ -77,6 +77,9 @@ int64_t pt_read(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_rea
 		const struct iovec *iov, int cnt);
 int64_t pt_write(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_write_in *in,
 		 const struct iovec *iov, int cnt);
+/* WRITE whose in->size bytes wait in the transport's pipe (fuse_dispatch_payload). */
+int64_t pt_write_pipe(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_write_in *in,
+		      struct fuse_payload *p);
 int pt_statfs(struct pt_fs *fs, const struct pt_req *rq, struct fuse_statfs_out *out);
 int pt_flush(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_flush_in *in);
 int pt_fsync(struct pt_fs *fs, const struct pt_req *rq, uint64_t fh, uint32_t fsync_flags, bool dir);
