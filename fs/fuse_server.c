@@ -773,7 +773,7 @@ static int64_t fuse_do_removemapping(struct fuse_ctx *c)
 }
 
 /* Names drop the "FUSE_" prefix (FUSE_ABI_OP_STATX shows as ABI_OP_STATX). */
-#define OP(code, fn_, in_, out_, fl_) [code] = { #code + 5, fn_, in_, out_, fl_ }
+#define OP(code, fn_, in_, out_, fl_) [code] = { &(#code)[5], fn_, in_, out_, fl_ }
 static const struct fuse_op fuse_ops[FUSE_ABI_OP_MAX + 1] = {
 	OP(FUSE_LOOKUP, fuse_do_lookup, 0, sizeof(struct fuse_entry_out), 0),
 	OP(FUSE_FORGET, fuse_do_forget, sizeof(struct fuse_forget_in), 0, FUSE_OP_NOREPLY),
