@@ -63,8 +63,9 @@ size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
  * /dev/fuse, so the payload pages are never copied to user space): the request's last
  * len bytes are not in the in iovecs but wait in the pipe read end pipe_fd, which should
  * be O_NONBLOCK (the server never takes more than len bytes out of it). The server moves
- * them to the file with splice(2), or through scratch (scratch_len bytes; NULL: the
- * server allocates) when the file refuses a splice, and adds what it took out of the
+ * them to the file with splice(2), or through scratch (scratch_len bytes; NULL or
+ * shorter than len: the server allocates) when the file refuses a splice, and adds what
+ * it took out of the
  * pipe to consumed. Whatever the outcome, the transport must empty the pipe afterwards.
  */
 struct fuse_payload {

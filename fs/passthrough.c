@@ -849,52 +849,37 @@ static ssize_t pt_splice_in(int fd, struct fuse_payload *p, uint64_t off)
 }
 
 /*
- * The fallback for files that refuse a splice (O_APPEND): through the scratch buffer,
- * one pwrite per chunk (pwrite on an O_APPEND fd appends, like pt_write's pwritev).
+ * The fallback for files that refuse a splice (O_APPEND): the payload is read into the
+ * scratch buffer (or one of our own when the transport's is too small) and written with
+ * one pwrite, which on an O_APPEND fd appends, like pt_write's pwritev.
  */
 static ssize_t pt_write_scratch(int fd, struct fuse_payload *p, uint64_t off)
 {
-	size_t cap = p->scratch_len, done = 0;
-	unsigned char *buf = p->scratch, *own = NULL;
-	ssize_t err = 0;
+	unsigned char *buf = p->scratch_len >= p->len ? p->scratch : NULL, *own = NULL;
+	size_t got = 0;
+	ssize_t n;
 
-	if (!buf || !cap) {
-		cap = p->len;
-		buf = own = malloc(cap);
-		if (!own)
-			return -ENOMEM;
+	if (!buf && !(buf = own = malloc(p->len)))
+		return -ENOMEM;
+	while (got < p->len) {
+		n = read(p->pipe_fd, buf + got, p->len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
 	}
-	while (done < p->len && !err) {
-		size_t chunk = p->len - done < cap ? p->len - done : cap, got = 0;
-		ssize_t n;
-
-		while (got < chunk) {
-			n = read(p->pipe_fd, buf + got, chunk - got);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-			p->consumed += (size_t)n;
-		}
-		if (got < chunk) {
-			err = -EIO;	/* the pipe ran dry: write what we have, then stop */
-			if (!got)
-				break;
-		}
+	p->consumed += got;
+	if (got < p->len) {
+		n = -EIO;	/* the pipe ran dry: the transport's fault, write nothing */
+	} else {
 		do
-			n = pwrite(fd, buf, got, (off_t)(off + done));
+			n = pwrite(fd, buf, got, (off_t)off);
 		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		done += (size_t)n;
-		if ((size_t)n < got)
-			break;
+		n = n < 0 ? -errno : n;
 	}
 	free(own);
-	return done ? (ssize_t)done : err;
+	return n;
 }
 
 int64_t pt_write_pipe(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_write_in *in,

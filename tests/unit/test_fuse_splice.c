@@ -274,7 +274,7 @@ Test(fuse_splice, append_file_falls_back)
 	cr_assert_eq(r.error, 0);
 	cr_assert_eq(r.size, len);
 	cr_assert_eq(r.consumed, len);
-	/* A small scratch: many chunks, each appended in turn. */
+	/* A scratch too small for the payload: the server uses its own buffer. */
 	r = sp_write(node, fh, 0, d, len, &small);
 	cr_assert_eq(r.error, 0);
 	cr_assert_eq(r.size, len);
