@@ -142,6 +142,15 @@ void handle_put(struct handle_table *t, struct handle *h)
 		handle_destroy(h);
 }
 
+/* Empties slot idx for reuse; the new generation makes its old fh stale (never 0). */
+static void handle_free_slot_locked(struct handle_table *t, uint32_t idx)
+{
+	t->slot[idx] = NULL;
+	if (++t->gen[idx] == 0)
+		t->gen[idx] = 1;
+	t->free_idx[t->nfree++] = idx;
+}
+
 int handle_remove(struct handle_table *t, uint64_t fh, bool dir)
 {
 	struct handle *h;
@@ -149,12 +158,8 @@ int handle_remove(struct handle_table *t, uint64_t fh, bool dir)
 
 	pthread_mutex_lock(&t->lock);
 	h = handle_find(t, fh, dir);
-	if (h) {
-		t->slot[idx] = NULL;
-		if (++t->gen[idx] == 0)
-			t->gen[idx] = 1;
-		t->free_idx[t->nfree++] = idx;
-	}
+	if (h)
+		handle_free_slot_locked(t, idx);
 	pthread_mutex_unlock(&t->lock);
 	if (!h)
 		return -EBADF;
@@ -170,12 +175,8 @@ void handle_remove_all(struct handle_table *t)
 		pthread_mutex_lock(&t->lock);
 		for (uint32_t i = 1; i < t->nslots && !h; i++) {
 			h = t->slot[i];
-			if (h) {
-				t->slot[i] = NULL;
-				if (++t->gen[i] == 0)
-					t->gen[i] = 1;
-				t->free_idx[t->nfree++] = i;
-			}
+			if (h)
+				handle_free_slot_locked(t, i);
 		}
 		pthread_mutex_unlock(&t->lock);
 		if (!h)
