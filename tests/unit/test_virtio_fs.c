@@ -235,27 +235,12 @@ static struct sent send(struct vtd_queue *q, uint32_t qidx, uint32_t opcode, uin
 	return s;
 }
 
-/* Driver side of an interrupt: re-arm used_event like virtqueue_enable_cb, check the
- * ring, sleep on the irqfd. Bounded to 10 s. */
-static bool wait_used(struct vtd_queue *q, uint32_t *id, uint32_t *len)
-{
-	for (int i = 0; i < 1000; i++) {
-		vtd_set_used_event(q, q->last_used);
-		if (vtd_get_used(q, id, len))
-			return true;
-		if (vtd_wait_fd(virtio_mmio_irq_fd(t), 10))
-			vtd_write32(t, VIRTIO_MMIO_INTERRUPT_ACK,
-				    vtd_read32(t, VIRTIO_MMIO_INTERRUPT_STATUS));
-	}
-	return false;
-}
-
 static void expect_echo(struct vtd_queue *q, struct sent s, uint64_t unique, const char *arg)
 {
 	uint32_t id, len;
 	struct fuse_out_header oh;
 
-	cr_assert(wait_used(q, &id, &len), "no reply");
+	cr_assert(vtd_wait_used(t, q, &id, &len), "no reply");
 	cr_assert_eq(id, s.head);
 	cr_assert_eq(len, sizeof(oh) + strlen(arg), "used len is the reply length");
 	memcpy(&oh, vtd_ptr(&m, s.out_gpa), sizeof(oh));
@@ -314,7 +299,7 @@ Test(virtio_fs, inline_requests_without_pool, .init = setup_inline, .fini = tear
 		for (int i = 0; i < 4; i++) {
 			uint32_t id, len;
 
-			cr_assert(wait_used(&rq, &id, &len));
+			cr_assert(vtd_wait_used(t, &rq, &id, &len));
 			cr_assert_eq(id, s[i].head, "completed in submission order");
 			cr_assert_eq(len, 16 + 6);
 		}
@@ -345,7 +330,7 @@ Test(virtio_fs, many_requests_direct_chains)
 			uint32_t id, len;
 			bool known = false;
 
-			cr_assert(wait_used(&rq, &id, &len));
+			cr_assert(vtd_wait_used(t, &rq, &id, &len));
 			cr_assert_eq(len, 16 + 8);
 			for (int j = 0; j < 8; j++)
 				known |= id == s[j].head;
@@ -361,7 +346,7 @@ Test(virtio_fs, forget_on_hiprio_has_no_reply)
 	uint32_t id, len;
 	struct sent s = send(&hq, 0, FUSE_FORGET, 0, &f, sizeof(f), 0);
 
-	cr_assert(wait_used(&hq, &id, &len));
+	cr_assert(vtd_wait_used(t, &hq, &id, &len));
 	cr_assert_eq(id, s.head);
 	cr_assert_eq(len, 0);
 	cr_assert_eq(sc.forgets, 1);
@@ -377,7 +362,7 @@ Test(virtio_fs, garbage_on_hiprio)
 	memcpy(vtd_ptr(&m, junk), "\xff\xfe\x01garb", 7);
 	vtd_publish(&hq, vtd_add_chain(&hq, &b, 1, false));
 	vtd_write32(t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	cr_assert(wait_used(&hq, &id, &len));
+	cr_assert(vtd_wait_used(t, &hq, &id, &len));
 	cr_assert_eq(len, 0);
 	cr_assert(sc_wait(&sc.garbage, 1));
 	/* A malformed chain breaks hiprio (DEVICE_NEEDS_RESET) ... */
@@ -410,7 +395,7 @@ Test(virtio_fs, out_of_order_completion, .init = setup_wide)
 		uint32_t id, len;
 
 		sc_release((uint64_t)order[i]);
-		cr_assert(wait_used(&rq, &id, &len));
+		cr_assert(vtd_wait_used(t, &rq, &id, &len));
 		cr_assert_eq(id, s[order[i]].head, "completion %d out of order", i);
 		cr_assert_eq(len, 17);
 	}
@@ -506,7 +491,7 @@ Test(virtio_fs, stalled_guest_bounds_work, .init = setup_small)
 	sc.release_all = true;
 	pthread_cond_broadcast(&sc.cond);
 	pthread_mutex_unlock(&sc.lock);
-	while (got < 16 && wait_used(&rq, &id, &len))
+	while (got < 16 && vtd_wait_used(t, &rq, &id, &len))
 		got++;
 	cr_assert_eq(got, 16);
 	cr_assert_eq(sc.finished, 16);

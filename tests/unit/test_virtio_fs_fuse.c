@@ -114,26 +114,13 @@ static struct rq_sent send_req(struct vtd_queue *q, uint32_t qidx, uint32_t opco
 	return s;
 }
 
-static bool wait_used(struct vtd_queue *q, uint32_t *id, uint32_t *len)
-{
-	for (int i = 0; i < 2000; i++) {
-		vtd_set_used_event(q, q->last_used);
-		if (vtd_get_used(q, id, len))
-			return true;
-		if (vtd_wait_fd(virtio_mmio_irq_fd(t), 10))
-			vtd_write32(t, VIRTIO_MMIO_INTERRUPT_ACK,
-				    vtd_read32(t, VIRTIO_MMIO_INTERRUPT_STATUS));
-	}
-	return false;
-}
-
 /* Wait for s's reply; returns its error and checks header/used length agree. */
 static int reply(struct rq_sent *s, uint32_t *used_len)
 {
 	struct fuse_out_header oh;
 	uint32_t id, len;
 
-	cr_assert(wait_used(&rq, &id, &len), "no reply");
+	cr_assert(vtd_wait_used(t, &rq, &id, &len), "no reply");
 	cr_assert_eq(id, s->head, "replies of a lone request come in order");
 	memcpy(&oh, vtd_ptr(&m, s->out_hdr), sizeof(oh));
 	cr_assert_eq(oh.unique, s->unique);
@@ -314,7 +301,7 @@ Test(virtio_fs_fuse, forget_on_hiprio)
 	close(open(path, O_CREAT | O_WRONLY, 0644));
 	cr_assert_neq(lookup("f", &e), 0);
 	s = send_req(&hq, 0, FUSE_FORGET, e.nodeid, &f, sizeof(f), NULL, 0, 0, 0);
-	cr_assert(wait_used(&hq, &id, &len));
+	cr_assert(vtd_wait_used(t, &hq, &id, &len));
 	cr_assert_eq(id, s.head);
 	cr_assert_eq(len, 0, "FORGET has no reply");
 	cr_assert_neq(lookup("f", &e), 0, "server fine after FORGET");
@@ -344,7 +331,7 @@ Test(virtio_fs_fuse, garbage_on_hiprio)
 		memcpy(vtd_ptr(&m, g), junk, n);
 		vtd_publish(&hq, vtd_add_chain(&hq, b, 1 + round % 2, true));
 		vtd_write32(t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-		cr_assert(wait_used(&hq, &id, &len));
+		cr_assert(vtd_wait_used(t, &hq, &id, &len));
 		cr_assert_leq(len, 64);
 	}
 	cr_assert_eq(vtd_read32(t, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
@@ -374,7 +361,7 @@ Test(virtio_fs_fuse, many_in_flight)
 		uint32_t id, len;
 		int i;
 
-		cr_assert(wait_used(&rq, &id, &len));
+		cr_assert(vtd_wait_used(t, &rq, &id, &len));
 		for (i = 0; i < N && s[i].head != id; i++)
 			;
 		cr_assert_lt(i, N);

@@ -214,3 +214,16 @@ bool vtd_wait_fd(int fd, int timeout_ms)
 		return false;
 	return eventfd_read(fd, &v) == 0;
 }
+
+bool vtd_wait_used(struct virtio_mmio *t, struct vtd_queue *q, uint32_t *id, uint32_t *len)
+{
+	for (int i = 0; i < 2000; i++) {
+		vtd_set_used_event(q, q->last_used);
+		if (vtd_get_used(q, id, len))
+			return true;
+		if (vtd_wait_fd(virtio_mmio_irq_fd(t), 10))
+			vtd_write32(t, VIRTIO_MMIO_INTERRUPT_ACK,
+				    vtd_read32(t, VIRTIO_MMIO_INTERRUPT_STATUS));
+	}
+	return false;
+}

@@ -76,4 +76,9 @@ void vtd_driver_ok(struct virtio_mmio *t);
  * become readable and consume it. */
 bool vtd_wait_fd(int fd, int timeout_ms);
 
+/* The driver side of an interrupt, as Linux does it: re-arm used_event (like
+ * virtqueue_enable_cb), check the used ring, else sleep on t's irqfd and acknowledge.
+ * True with the next used entry in *id and *len; false after about 20 s. */
+bool vtd_wait_used(struct virtio_mmio *t, struct vtd_queue *q, uint32_t *id, uint32_t *len);
+
 #endif
