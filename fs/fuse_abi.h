@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <linux/fuse.h>
+#include <linux/ioctl.h>
 
 /* The protocol version this server implements. */
 #define FUSE_ABI_MAJOR 7
@@ -66,5 +67,23 @@ struct fuse_abi_copy_file_range_out {
 #ifndef FOPEN_PARALLEL_DIRECT_WRITES
 #define FOPEN_PARALLEL_DIRECT_WRITES (1 << 6)
 #endif
+#ifndef FOPEN_PASSTHROUGH
+#define FOPEN_PASSTHROUGH (1 << 7)
+#endif
+
+/*
+ * Passthrough (7.40): fuse_init_out.max_stack_depth is its first spare word and
+ * fuse_open_out.backing_id its padding (the 7.38 header names neither). The ioctls
+ * register a host file with the connection and drop it again.
+ */
+#define FUSE_ABI_INIT_MAX_STACK_DEPTH(out) ((out)->unused[0])
+#define FUSE_ABI_OPEN_BACKING_ID(out) ((out)->padding)
+struct fuse_abi_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define FUSE_ABI_DEV_IOC_BACKING_OPEN  _IOW(229, 1, struct fuse_abi_backing_map)
+#define FUSE_ABI_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
 #endif

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -288,6 +289,30 @@ out:
 	return NULL;
 }
 
+/* Passthrough backing files (see fs/backing.h): registered with this connection. */
+static int fuse_dev_backing_open(void *opaque, int fd)
+{
+	struct fuse_dev *d = opaque;
+	struct fuse_abi_backing_map map = { .fd = fd };
+	int id = ioctl(d->fd, FUSE_ABI_DEV_IOC_BACKING_OPEN, &map);
+
+	return id < 0 ? -errno : id;
+}
+
+static void fuse_dev_backing_close(void *opaque, int id)
+{
+	struct fuse_dev *d = opaque;
+	uint32_t v = (uint32_t)id;
+
+	if (ioctl(d->fd, FUSE_ABI_DEV_IOC_BACKING_CLOSE, &v))
+		log_debug("fs serve: closing backing id %d: %s", id, strerror(errno));
+}
+
+static const struct fuse_backing_ops fuse_dev_backing_ops = {
+	.open = fuse_dev_backing_open,
+	.close = fuse_dev_backing_close,
+};
+
 static void fuse_dev_usage(void)
 {
 	fprintf(stderr, "usage: nook fs serve SRC MOUNTPOINT [-o opt[,opt...]] [-f]\n"
@@ -376,6 +401,7 @@ int fs_serve_main(int argc, char **argv)
 		return 1;
 	}
 	fuse_dev_pipe_probe(&d);
+	fuse_server_set_backing(d.srv, &fuse_dev_backing_ops, &d);
 	snprintf(data, sizeof(data),
 		 "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions,"
 		 "max_read=%u", d.fd, 1u << 20);

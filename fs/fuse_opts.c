@@ -19,6 +19,9 @@ void fs_options_init(struct fs_options *o)
 	memset(o, 0, sizeof(*o));
 	o->cache = FS_CACHE_AUTO;
 	o->xattr = true;
+	/* Where the kernel passes file data through (host mounts as root), reads and
+	 * writes are the host file's own: same page cache, same speed, no staleness. */
+	o->passthrough = true;
 }
 
 static int fs_opt_err(char *err, size_t errlen, const char *what, const char *opt, size_t n)
@@ -64,6 +67,8 @@ static int fs_opt_one(struct fs_options *o, const char *opt, size_t n, char *err
 		{ "no_announce_submounts", offsetof(struct fs_options, announce_submounts), false },
 		{ "flock", offsetof(struct fs_options, flock), true },
 		{ "no_flock", offsetof(struct fs_options, flock), false },
+		{ "passthrough", offsetof(struct fs_options, passthrough), true },
+		{ "no_passthrough", offsetof(struct fs_options, passthrough), false },
 	};
 	const char *v;
 	size_t vl;

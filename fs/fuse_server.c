@@ -184,6 +184,9 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 		f |= FUSE_FLOCK_LOCKS | FUSE_POSIX_LOCKS;
 	if (s->dax)
 		f |= FUSE_MAP_ALIGNMENT;
+	/* The kernel takes passthrough only without writeback caching. */
+	if (o->passthrough && !o->writeback && backing_table_usable(s->fs.backings))
+		f |= FUSE_PASSTHROUGH;
 	return f;
 }
 
@@ -214,6 +217,7 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 	s->fs.killpriv_v2 = f & FUSE_HANDLE_KILLPRIV_V2;
 	s->fs.submounts = f & FUSE_SUBMOUNTS;
 	s->fs.dont_mask = f & FUSE_DONT_MASK;
+	s->fs.passthrough = f & FUSE_PASSTHROUGH;
 
 	out.major = FUSE_ABI_MAJOR;
 	out.minor = FUSE_ABI_MINOR;
@@ -228,6 +232,10 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 	/* DAX mappings are page granular (log2 of 4 KiB). */
 	if (f & FUSE_MAP_ALIGNMENT)
 		out.map_alignment = 12;
+	/* Backing files must sit on a file system that is not itself stacked (depth 0),
+	 * and an overlayfs may still stack on this mount. */
+	if (f & FUSE_PASSTHROUGH)
+		FUSE_ABI_INIT_MAX_STACK_DEPTH(&out) = 1;
 	if (fuse_iov_write(c->out, &out, sizeof(out))) {
 		atomic_store(&s->state, FUSE_ST_WAIT_INIT);
 		return -EIO;
@@ -1104,6 +1112,12 @@ void fuse_server_set_dax(struct fuse_server *s, const struct fuse_dax_ops *ops, 
 {
 	s->dax = ops;
 	s->dax_opaque = opaque;
+}
+
+void fuse_server_set_backing(struct fuse_server *s, const struct fuse_backing_ops *ops,
+			     void *opaque)
+{
+	backing_table_set_ops(s->fs.backings, ops, opaque);
 }
 
 bool fuse_server_destroyed(const struct fuse_server *s)

@@ -32,15 +32,18 @@ struct fs_options {
 	bool inode_file_handles; /* keep file handles instead of O_PATH fds where possible */
 	bool announce_submounts; /* FUSE_ATTR_SUBMOUNT for crossed mount points */
 	bool flock;              /* GETLK/SETLK/SETLKW and flock passthrough */
+	bool passthrough;        /* kernel passthrough of file data, where the transport can */
 	int threads;             /* worker threads of a transport; 0 = transport default */
 	bool stats;              /* count requests per opcode, print them when freed */
 };
 
-/* Fill defaults: local-file-system semantics (cache=auto, xattr on, writeback off). */
+/* Fill defaults: local-file-system semantics (cache=auto, xattr on, writeback off,
+ * passthrough on where a transport offers it). */
 void fs_options_init(struct fs_options *o);
 
 /* Parse "opt[,opt...]" (cache=MODE, writeback, no_writeback, xattr, no_xattr, posix_acl,
- * ro/readonly, threads=N, inode_file_handles, announce_submounts, flock, stats, source=DIR).
+ * ro/readonly, threads=N, inode_file_handles, announce_submounts, flock, passthrough,
+ * no_passthrough, stats, source=DIR).
  * Returns 0, or -1 with a one-line message in err. */
 int fs_options_parse(struct fs_options *o, const char *opts, char *err, size_t errlen);
 
@@ -107,6 +110,23 @@ struct fuse_dax_ops {
 
 /* Registers (or with ops NULL, removes) the DAX hook. Call before serving requests. */
 void fuse_server_set_dax(struct fuse_server *s, const struct fuse_dax_ops *ops, void *opaque);
+
+/*
+ * Kernel passthrough hook (host /dev/fuse, FUSE_PASSTHROUGH). A transport that can
+ * register backing files registers these before serving; INIT then offers passthrough
+ * (unless writeback caching is on, which the kernel does not combine with it) and
+ * regular files are opened with FOPEN_PASSTHROUGH: the client kernel reads, writes and
+ * maps them on the host file itself. open registers fd (an open regular file) and
+ * returns its backing id (> 0) or -errno; close drops an id.
+ */
+struct fuse_backing_ops {
+	int (*open)(void *opaque, int fd);
+	void (*close)(void *opaque, int id);
+};
+
+/* Registers (or with ops NULL, removes) the passthrough hook. Call before serving. */
+void fuse_server_set_backing(struct fuse_server *s, const struct fuse_backing_ops *ops,
+			     void *opaque);
 
 /* `nook fs serve SRC MOUNTPOINT [-o opts]`: the host /dev/fuse transport's entry point,
  * called by vmm/main.c with argv[0] == "serve". Returns the process exit status. */

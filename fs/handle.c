@@ -1,6 +1,8 @@
 /* The open file handle table (see fs/handle.h). */
 #include "fs/handle.h"
 
+#include "fs/backing.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -31,6 +33,8 @@ struct handle_table *handle_table_new(void)
 static void handle_destroy(struct handle *h)
 {
 	close(h->fd);
+	/* After the fd: the kernel's passthrough file is already gone (RELEASE). */
+	backing_put(h->backing);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
@@ -74,16 +78,19 @@ static int handle_grow(struct handle_table *t)
 	return 0;
 }
 
-uint64_t handle_add(struct handle_table *t, int fd, bool dir, uint64_t nodeid)
+uint64_t handle_add(struct handle_table *t, int fd, bool dir, uint64_t nodeid,
+		    struct backing *b)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 	uint32_t idx = 0;
 
 	if (!h) {
 		close(fd);
+		backing_put(b);
 		return 0;
 	}
 	h->fd = fd;
+	h->backing = b;
 	h->dir = dir;
 	h->nodeid = nodeid;
 	h->refs = 1;

@@ -18,6 +18,7 @@ struct handle {
 	uint64_t nodeid;         /* the node it was opened from */
 	uint32_t refs;           /* table's own reference + requests in flight */
 	uint32_t lock_pid;       /* client pid of the last POSIX lock taken (GETLK) */
+	struct backing *backing; /* passthrough mode of its inode, put when destroyed */
 };
 
 struct handle_table;
@@ -25,8 +26,11 @@ struct handle_table;
 struct handle_table *handle_table_new(void);
 void handle_table_free(struct handle_table *t);
 
-/* Takes over fd; returns the new fh, or 0 (fd closed) when out of memory. */
-uint64_t handle_add(struct handle_table *t, int fd, bool dir, uint64_t nodeid);
+/* Takes over fd and b (may be NULL); returns the new fh, or 0 (fd closed, b put) when
+ * out of memory. */
+struct backing;
+uint64_t handle_add(struct handle_table *t, int fd, bool dir, uint64_t nodeid,
+		    struct backing *b);
 /* The handle for fh with a reference, or NULL when unknown, stale or of the wrong kind. */
 struct handle *handle_get(struct handle_table *t, uint64_t fh, bool dir);
 void handle_put(struct handle_table *t, struct handle *h);

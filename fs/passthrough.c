@@ -106,8 +106,9 @@ int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t e
 	fs->noflush_dev = pt_flush_noop_dev(o, root);
 	fs->inodes = inode_table_new(root, o->inode_file_handles, err, errlen);
 	fs->handles = handle_table_new();
-	if (!fs->inodes || !fs->handles) {
-		if (fs->inodes && !fs->handles)
+	fs->backings = backing_table_new();
+	if (!fs->inodes || !fs->handles || !fs->backings) {
+		if (fs->inodes)
 			snprintf(err, errlen, "out of memory");
 		pt_fs_destroy(fs);
 		return -1;
@@ -131,12 +132,14 @@ void pt_fs_destroy(struct pt_fs *fs)
 {
 	inode_table_free(fs->inodes);
 	handle_table_free(fs->handles);
+	backing_table_free(fs->backings); /* after the handles that use it */
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
 	free(fs->groups);
 	fs->groups = NULL;
 	fs->inodes = NULL;
 	fs->handles = NULL;
+	fs->backings = NULL;
 	fs->proc_fd = -1;
 }
 
@@ -671,13 +674,47 @@ static int pt_open_flags(struct pt_fs *fs, uint32_t flags)
 	return f | O_CLOEXEC;
 }
 
+/*
+ * The passthrough mode of a regular file being opened (see fs/backing.h): NULL with
+ * *err 0 when passthrough is off, NULL with -ENOMEM when the table is out of memory.
+ *
+ * A set-uid or set-gid file is never passed through. With HANDLE_KILLPRIV_V2 the client
+ * leaves dropping those bits on a write by another user to our WRITE handler, and a
+ * passed-through write never reaches us: the host file is written with our own
+ * credentials, which keep the bits. mode is the file's mode at open (create: the mode
+ * asked for). Left open: bits set while the file is already open passed through stay
+ * on a later write by another user through that open (the kernel decides the mode at
+ * the first open and we cannot change it under open files).
+ */
+static struct backing *pt_backing(struct pt_fs *fs, const struct inode *ino, int fd,
+				  mode_t mode, int *err)
+{
+	struct backing *b;
+
+	*err = 0;
+	if (!fs->passthrough)
+		return NULL;
+	b = backing_get(fs->backings, ino->dev, ino->ino, fd, !(mode & (S_ISUID | S_ISGID)));
+	if (!b)
+		*err = -ENOMEM;
+	return b;
+}
+
 static void pt_open_reply(struct pt_fs *fs, uint64_t fh, bool dir, uint64_t dev,
-			  struct fuse_open_out *out)
+			  const struct backing *b, struct fuse_open_out *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->fh = fh;
 	if (!dir && fs->noflush_dev && dev == fs->noflush_dev)
 		out->open_flags |= FOPEN_NOFLUSH;
+	if (b && b->id > 0) {
+		/* The client kernel reads, writes and maps the host file itself: its page
+		 * cache is the host's, so no cache mode flag applies (DIRECT_IO would even
+		 * send reads and writes back to us). */
+		out->open_flags |= FOPEN_PASSTHROUGH;
+		FUSE_ABI_OPEN_BACKING_ID(out) = (uint32_t)b->id;
+		return;
+	}
 	switch (fs->opt.cache) {
 	case FS_CACHE_NEVER:
 	case FS_CACHE_METADATA:
@@ -702,6 +739,7 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 	    bool dir, struct fuse_open_out *out)
 {
 	struct pt_node n;
+	struct backing *b;
 	uint64_t fh;
 	int fd, err = pt_node_get(fs, rq->nodeid, &n);
 
@@ -719,12 +757,23 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 	}
 	if (!dir && fs->killpriv_v2 && (open_flags & FUSE_OPEN_KILL_SUIDGID) && (flags & O_TRUNC))
 		pt_kill_suidgid(fd, -1, rq);
-	fh = handle_add(fs->handles, fd, dir, n.ino->nodeid);
+	b = NULL;
+	if (!dir && fs->passthrough) {
+		struct stat st;
+
+		b = fstat(fd, &st) ? NULL : pt_backing(fs, n.ino, fd, st.st_mode, &err);
+		err = b ? 0 : err ? err : -errno;
+	}
+	if (err) {
+		close(fd);
+		goto out;
+	}
+	fh = handle_add(fs->handles, fd, dir, n.ino->nodeid, b);
 	if (!fh) {
 		err = -ENOMEM;
 		goto out;
 	}
-	pt_open_reply(fs, fh, dir, n.ino->dev, out);
+	pt_open_reply(fs, fh, dir, n.ino->dev, b, out);
 out:
 	pt_node_put(fs, &n);
 	return err;
@@ -735,6 +784,7 @@ int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_creat
 {
 	struct pt_node dir;
 	struct pt_cred cred;
+	struct backing *b;
 	mode_t mode = in->mode & 07777;
 	uint64_t fh;
 	int fd, pfd, err, flags = pt_open_flags(fs, in->flags);
@@ -763,13 +813,23 @@ int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_creat
 		close(fd);
 		goto out;
 	}
-	fh = handle_add(fs->handles, fd, false, e->nodeid);
+	b = NULL;
+	if (fs->passthrough) {
+		struct inode *ino = inode_get(fs->inodes, e->nodeid);
+
+		b = ino ? pt_backing(fs, ino, fd, in->mode, &err) : NULL;
+		err = ino ? err : -ENOMEM;
+		inode_put(fs->inodes, ino);
+	}
+	fh = err ? 0 : handle_add(fs->handles, fd, false, e->nodeid, b);
 	if (!fh) {
+		if (err)
+			close(fd);
 		pt_forget(fs, e->nodeid, 1);
-		err = -ENOMEM;
+		err = err ? err : -ENOMEM;
 		goto out;
 	}
-	pt_open_reply(fs, fh, false, dir.ino->dev, o);
+	pt_open_reply(fs, fh, false, dir.ino->dev, b, o);
 out:
 	pt_node_put(fs, &dir);
 	return err;

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "fs/backing.h"
 #include "fs/fuse_abi.h"
 #include "fs/fuse_iov.h"
 #include "fs/fuse_server.h"
@@ -21,6 +22,7 @@ struct pt_fs {
 	struct fs_options opt;
 	struct inode_table *inodes;
 	struct handle_table *handles;
+	struct backing_table *backings; /* passthrough ids per open host inode */
 	int proc_fd;             /* /proc/self/fd, to reopen our own O_PATH fds */
 	gid_t *groups;           /* the server's own supplementary groups, restored */
 	int ngroups;             /* after a create that used the caller's group */
@@ -33,6 +35,7 @@ struct pt_fs {
 	bool killpriv_v2;
 	bool submounts;
 	bool dont_mask;
+	bool passthrough;        /* FUSE_PASSTHROUGH: regular files open passed through */
 };
 
 /* Identity of the caller of one request (from fuse_in_header). */

@@ -460,3 +460,49 @@ Test(files, large_unaligned_io)
 	free(want);
 	free(got);
 }
+
+/*
+ * Kernel passthrough (the default for a host mount served as root): a file open through
+ * the mount reads and maps the host file's own pages, so a write made on the host side
+ * shows at once, through an fd opened before it and through a shared mapping. Natively
+ * this is the same file. Without passthrough (no_passthrough, writeback) the mount keeps
+ * its own page cache until the attribute timeout ran out, so the test skips there.
+ */
+Test(files, host_write_seen_at_once_through_open_file)
+{
+	char host[4096], buf[8];
+
+	if (fst_on_mount()) {
+		const char *o = getenv("NOOK_FS_MOUNT_OPTS");
+
+		if (o && (strstr(o, "no_passthrough") || strstr(o, "writeback")))
+			cr_skip_test("the mount caches file data itself without passthrough");
+		snprintf(host, sizeof(host), "%s/%s/f", getenv("NOOK_FS_SHARE_SRC"), fst_subdir());
+	} else {
+		snprintf(host, sizeof(host), "%s/f", fst_dir());
+	}
+	fst_write_file("f", "oldold", 6);
+	int fd = fst_ok(open("f", O_RDWR));
+	char *map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	cr_assert(map != MAP_FAILED, "mmap: %s", strerror(errno));
+	cr_assert_eq(pread(fd, buf, 6, 0), 6);
+	cr_assert_eq(memcmp(buf, "oldold", 6), 0);
+	cr_assert_eq(memcmp(map, "oldold", 6), 0);
+
+	int hfd = fst_ok(open(host, O_WRONLY));
+
+	cr_assert_eq(pwrite(hfd, "newnew", 6, 0), 6);
+	close(hfd);
+	cr_assert_eq(pread(fd, buf, 6, 0), 6);
+	cr_assert_eq(memcmp(buf, "newnew", 6), 0, "read through the open fd is stale: %.6s", buf);
+	cr_assert_eq(memcmp(map, "newnew", 6), 0, "shared mapping is stale: %.6s", map);
+	/* And the other way: a store through the mapping is the host file's. */
+	memcpy(map, "mapmap", 6);
+	hfd = fst_ok(open(host, O_RDONLY));
+	cr_assert_eq(pread(hfd, buf, 6, 0), 6);
+	close(hfd);
+	cr_assert_eq(memcmp(buf, "mapmap", 6), 0, "host does not see the mapped store: %.6s", buf);
+	munmap(map, 4096);
+	close(fd);
+}

@@ -19,12 +19,16 @@ struct ft {
 	unsigned char *out;      /* reply buffer (FT_OUT bytes) */
 	size_t out_len;          /* bytes of out offered to the server */
 	size_t reply_len;        /* last fuse_dispatch() result */
+	struct fuse_init_out init; /* the server's INIT reply */
 };
 
 #define FT_OUT ((1u << 20) + 8192)
 
 /* mkdtemp + fuse_server_new(opts) + INIT at minor 45 with every flag offered. */
 void ft_setup(struct ft *t, const char *opts);
+/* ft_setup with a passthrough hook registered before INIT (ops NULL: none). */
+void ft_setup_backing(struct ft *t, const char *opts, const struct fuse_backing_ops *ops,
+		      void *opaque);
 void ft_teardown(struct ft *t);
 /* Path of a name inside the share (static buffer, for host-side checks). */
 const char *ft_path(struct ft *t, const char *name);

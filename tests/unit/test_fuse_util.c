@@ -19,6 +19,12 @@ static int ft_rm_one(const char *p, const struct stat *st, int flag, struct FTW 
 
 void ft_setup(struct ft *t, const char *opts)
 {
+	ft_setup_backing(t, opts, NULL, NULL);
+}
+
+void ft_setup_backing(struct ft *t, const char *opts, const struct fuse_backing_ops *ops,
+		      void *opaque)
+{
 	struct fs_options o;
 	struct fuse_init_in in = { 0 };
 	struct fuse_init_out out;
@@ -38,6 +44,7 @@ void ft_setup(struct ft *t, const char *opts)
 	t->out = malloc(FT_OUT);
 	cr_assert_not_null(t->out);
 	t->out_len = FT_OUT;
+	fuse_server_set_backing(t->s, ops, opaque);
 	in.major = 7;
 	in.minor = 45;
 	in.max_readahead = 131072;
@@ -45,6 +52,7 @@ void ft_setup(struct ft *t, const char *opts)
 	in.flags2 = 0xffffffffu;
 	cr_assert_eq(ft_req(t, FUSE_INIT, 0, &in, sizeof(in), &out, sizeof(out), &got), 0);
 	cr_assert_eq(got, sizeof(out));
+	t->init = out;
 }
 
 void ft_teardown(struct ft *t)
