@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,7 +43,26 @@
 #include "fs/fuse_abi.h"
 #include "vmm/log.h"
 
-#define FUSE_DEV_DEFAULT_THREADS 4
+/*
+ * Default workers: one per CPU we may run on, at least 2 (a slow request such as an
+ * fsync must not stall the rest) and at most 8. More workers than CPUs cost a lot: the
+ * kernel hands each request to the worker that has waited longest, so a serial client
+ * meets a different, colder thread every time (measured on 2 CPUs, RAM-backed ext4,
+ * median tar extraction: 0.75 s with 2 workers, 0.83 s with 1, 0.79-0.99 s with 4).
+ */
+#define FUSE_DEV_MIN_THREADS 2
+#define FUSE_DEV_MAX_THREADS 8
+
+static int fuse_dev_default_threads(void)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		n = CPU_COUNT(&set);
+	return n < FUSE_DEV_MIN_THREADS ? FUSE_DEV_MIN_THREADS :
+	       n > FUSE_DEV_MAX_THREADS ? FUSE_DEV_MAX_THREADS : n;
+}
 /* One request: a 1 MiB WRITE payload plus header and arguments. */
 #define FUSE_DEV_BUF ((1u << 20) + 4096)
 /*
@@ -317,7 +337,8 @@ static void fuse_dev_usage(void)
 {
 	fprintf(stderr, "usage: nook fs serve SRC MOUNTPOINT [-o opt[,opt...]] [-f]\n"
 		"  options: cache=never|metadata|auto|always, writeback, no_xattr, posix_acl,\n"
-		"           ro, threads=N, inode_file_handles, announce_submounts, flock, stats\n");
+		"           ro, threads=N (default: CPUs, 2..8), inode_file_handles,\n"
+		"           announce_submounts, flock, no_passthrough, stats\n");
 }
 
 /* Lets the process keep one O_PATH fd per known inode. */
@@ -420,7 +441,7 @@ int fs_serve_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_cond_init(&d.done, NULL);
-	d.nthreads = o.threads > 0 ? o.threads : FUSE_DEV_DEFAULT_THREADS;
+	d.nthreads = o.threads > 0 ? o.threads : fuse_dev_default_threads();
 	d.threads = calloc((size_t)d.nthreads, sizeof(*d.threads));
 	for (int i = 0; d.threads && i < d.nthreads; i++) {
 		if (pthread_create(&d.threads[i], NULL, fuse_dev_worker, &d))

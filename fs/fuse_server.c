@@ -184,8 +184,11 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 		f |= FUSE_FLOCK_LOCKS | FUSE_POSIX_LOCKS;
 	if (s->dax)
 		f |= FUSE_MAP_ALIGNMENT;
-	/* The kernel takes passthrough only without writeback caching. */
-	if (o->passthrough && !o->writeback && backing_table_usable(s->fs.backings))
+	/* The kernel takes passthrough only without writeback caching. Not with served
+	 * locks either: the kernel keeps the first open's file description (our fd) as
+	 * the backing file until the inode's last close, and with it any lock taken
+	 * through that fd after the client released it. */
+	if (o->passthrough && !o->writeback && !o->flock && backing_table_usable(s->fs.backings))
 		f |= FUSE_PASSTHROUGH;
 	return f;
 }

@@ -11,10 +11,11 @@ FS_TEST_SRCS := tests/fs/fs_test.c $(sort $(wildcard tests/fs/test_*.c))
 FS_TEST_OBJS := $(FS_TEST_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_DISPATCH_OBJS := $(patsubst %.c,$(BUILD)/asan/%.o,$(sort $(wildcard tests/fs/dispatch_*.c)))
 # The first set is the defaults (xattr on, no served locks: closes skip FLUSH, file data
-# through kernel passthrough as we run as root); no_passthrough sets send reads and
-# writes through the server (page cache kept by the client, or direct I/O for never).
-FUSE_TEST_OPTS ?= cache=auto cache=auto,posix_acl,flock,no_passthrough \
-		  cache=never,posix_acl,flock,no_passthrough cache=metadata,posix_acl,flock
+# through kernel passthrough as we run as root). flock turns passthrough off, so those
+# sets send reads and writes through the server (page cache kept by the client, or
+# direct I/O for never); metadata passes file data through again, with ACLs.
+FUSE_TEST_OPTS ?= cache=auto cache=auto,posix_acl,flock cache=never,posix_acl,flock \
+		  cache=metadata,posix_acl
 
 $(BUILD)/tests/fs-tests: $(FS_TEST_OBJS)
 	@mkdir -p $(dir $@)

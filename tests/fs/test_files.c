@@ -465,7 +465,7 @@ Test(files, large_unaligned_io)
  * Kernel passthrough (the default for a host mount served as root): a file open through
  * the mount reads and maps the host file's own pages, so a write made on the host side
  * shows at once, through an fd opened before it and through a shared mapping. Natively
- * this is the same file. Without passthrough (no_passthrough, writeback) the mount keeps
+ * this is the same file. Without passthrough (no_passthrough, writeback, flock) the mount keeps
  * its own page cache until the attribute timeout ran out, so the test skips there.
  */
 Test(files, host_write_seen_at_once_through_open_file)
@@ -475,7 +475,7 @@ Test(files, host_write_seen_at_once_through_open_file)
 	if (fst_on_mount()) {
 		const char *o = getenv("NOOK_FS_MOUNT_OPTS");
 
-		if (o && (strstr(o, "no_passthrough") || strstr(o, "writeback")))
+		if (o && (strstr(o, "no_passthrough") || strstr(o, "writeback") || strstr(o, "flock")))
 			cr_skip_test("the mount caches file data itself without passthrough");
 		snprintf(host, sizeof(host), "%s/%s/f", getenv("NOOK_FS_SHARE_SRC"), fst_subdir());
 	} else {

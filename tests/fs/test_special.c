@@ -162,6 +162,28 @@ Test(special, flock)
 	close(a);
 }
 
+/*
+ * The same with the file's first open as the holder, while a later open stays: with
+ * kernel passthrough the first open's host file description is the inode's backing
+ * file and outlives its own release, and its lock with it (hence flock turns
+ * passthrough off).
+ */
+Test(special, flock_released_when_first_open_closes)
+{
+	fst_write_file("f", "", 0);
+	int a = fst_ok(open("f", O_RDWR));
+	int b = fst_ok(open("f", O_RDWR));
+	int tries = 0;
+
+	fst_ok(flock(a, LOCK_EX));
+	fst_assert_err(flock(b, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+	close(a);
+	while (flock(b, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK && tries++ < 500)
+		usleep(10000);
+	cr_assert_lt(tries, 500, "flock still held 5 s after its holder, the first open, closed");
+	close(b);
+}
+
 Test(special, posix_record_locks)
 {
 	fst_write_file("f", "0123456789", 10);

@@ -91,7 +91,7 @@ Test(fuse_backing, init_offers_passthrough_with_stack_depth_one, .fini = fini)
 	cr_assert_eq(FUSE_ABI_INIT_MAX_STACK_DEPTH(&t.init), 1);
 }
 
-Test(fuse_backing, no_passthrough_without_hook_option_or_with_writeback, .fini = fini)
+Test(fuse_backing, no_passthrough_without_hook_option_or_with_writeback_or_flock, .fini = fini)
 {
 	/* virtio-fs registers no hook: nothing changes for guests. */
 	ft_setup(&t, NULL);
@@ -100,6 +100,11 @@ Test(fuse_backing, no_passthrough_without_hook_option_or_with_writeback, .fini =
 	ft_teardown(&t);
 
 	setup_with("no_passthrough");
+	cr_assert_not(((uint64_t)t.init.flags2 << 32) & FUSE_PASSTHROUGH);
+	ft_teardown(&t);
+
+	/* Served locks: the backing file would keep a released fd's locks alive. */
+	setup_with("flock");
 	cr_assert_not(((uint64_t)t.init.flags2 << 32) & FUSE_PASSTHROUGH);
 	ft_teardown(&t);
 
