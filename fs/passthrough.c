@@ -104,6 +104,10 @@ int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t e
 		fs->ngroups = 0;
 	}
 	fs->noflush_dev = pt_flush_noop_dev(o, root);
+	/* The file system ids of our threads while no caller's are taken (they follow
+	 * the effective ids, which we never change). */
+	fs->own_uid = geteuid();
+	fs->own_gid = getegid();
 	fs->inodes = inode_table_new(root, o->inode_file_handles, err, errlen);
 	fs->handles = handle_table_new();
 	fs->backings = backing_table_new();
@@ -292,16 +296,26 @@ static int pt_cred_enter(struct pt_fs *fs, const struct pt_req *rq, uint32_t uma
 			 mode_t *mode, struct pt_cred *save)
 {
 	static _Thread_local int unshared; /* 0 untried, 1 own umask, -1 unshare failed */
+	static _Thread_local int cur_umask = -1; /* this thread's umask, once set */
 
 	save->set = save->groups_set = false;
 	/* With DONT_MASK the client leaves the umask to us: apply it through this thread's
 	 * own umask, so default ACLs of the parent win like on a local file system. */
 	if (!unshared)
 		unshared = unshare(CLONE_FS) == 0 ? 1 : -1;
-	if (unshared > 0)
-		umask(fs->dont_mask ? (umask_in & 0777) : 0);
-	else if (fs->dont_mask)
+	if (unshared > 0) {
+		int want = fs->dont_mask ? (int)(umask_in & 0777) : 0;
+
+		/* Only this thread changes its own umask: skip the call when it is set. */
+		if (want != cur_umask)
+			umask((mode_t)want);
+		cur_umask = want;
+	} else if (fs->dont_mask)
 		*mode &= ~(mode_t)(umask_in & 0777);
+	/* A caller with our own ids (root on a root server, the common case) needs no
+	 * switch: four set*id calls and two checks saved per create. */
+	if (!rq->has_supp_gid && rq->uid == fs->own_uid && rq->gid == fs->own_gid)
+		return 0;
 	if (rq->has_supp_gid) {
 		gid_t g = rq->supp_gid;
 

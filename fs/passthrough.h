@@ -26,6 +26,8 @@ struct pt_fs {
 	int proc_fd;             /* /proc/self/fd, to reopen our own O_PATH fds */
 	gid_t *groups;           /* the server's own supplementary groups, restored */
 	int ngroups;             /* after a create that used the caller's group */
+	uid_t own_uid;           /* our effective ids: callers with these need no switch */
+	gid_t own_gid;
 	uint64_t entry_timeout;  /* seconds, from the cache mode */
 	uint64_t attr_timeout;
 	/* Files on this device get FOPEN_NOFLUSH (see pt_flush_is_noop); 0: none. */
