@@ -68,7 +68,7 @@ static int backing_register(struct backing_table *t, int fd)
 	if (id > 0)
 		return id;
 	if (id == -EPERM && !atomic_exchange(&t->refused, true))
-		log_info("fs: kernel passthrough refused (needs CAP_SYS_ADMIN), serving reads "
+		log_warn("fs: kernel passthrough refused (needs CAP_SYS_ADMIN), serving reads "
 			 "and writes ourselves");
 	/* ELOOP (a stacked file system below), EOPNOTSUPP (no read/write_iter): this
 	 * inode stays cached while it is open. */

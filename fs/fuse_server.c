@@ -244,6 +244,8 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 		return -EIO;
 	}
 	atomic_store(&s->state, FUSE_ST_READY);
+	if (f & FUSE_PASSTHROUGH)
+		log_info("fs: kernel passthrough of file data on");
 	log_debug("fuse: INIT client 7.%u flags %#llx -> %#llx", in.minor,
 		  (unsigned long long)kflags, (unsigned long long)f);
 	/* Every client minor we accept (>= 31) takes the full 64-byte reply. */

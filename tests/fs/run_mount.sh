@@ -74,7 +74,9 @@ fi
 
 for opts in "$@"; do
 	echo "check-fuse: nook fs serve -o $opts"
-	"$nook" fs serve "$T/s/src" "$T/m/mnt" -o "$opts" &
+	: > "$T/server.log"
+	# The server's messages go to a log (read below), shown once it has stopped.
+	NOOK_LOG=info "$nook" fs serve "$T/s/src" "$T/m/mnt" -o "$opts" 2>> "$T/server.log" &
 	server=$!
 	i=0
 	while ! mounted "$T/m/mnt" && kill -0 "$server" 2>/dev/null && [ $i -lt 100 ]; do
@@ -84,10 +86,30 @@ for opts in "$@"; do
 		echo "check-fuse: no mount at $T/m/mnt after 10 s (-o $opts)" >&2
 		fail=1
 		stop_server
+		sed 's/^/  server: /' "$T/server.log" >&2
 		continue
 	fi
+	# The server says at INIT whether the kernel passes file data through; the first
+	# access waits for INIT. Where this kernel has passthrough and the options leave it
+	# on, it must be on: a silent fallback would skip the passthrough tests.
+	stat "$T/m/mnt" > /dev/null
+	pt=0
+	for _ in $(seq 20); do
+		grep -q "kernel passthrough of file data on" "$T/server.log" && { pt=1; break; }
+		sleep 0.05
+	done
+	echo "check-fuse: kernel passthrough $([ $pt = 1 ] && echo on || echo off)"
+	case ",$opts," in
+	*,no_passthrough,*|*,writeback,*|*,flock,*) ;;
+	*)	if [ $pt = 0 ] && [ "$(id -u)" = 0 ] &&
+		   zcat /proc/config.gz 2>/dev/null | grep -q '^CONFIG_FUSE_PASSTHROUGH=y'; then
+			echo "check-fuse: this kernel has passthrough, but it is off (-o $opts)" >&2
+			fail=1
+		fi;;
+	esac
 	if ! NOOK_FS_TEST_DIR="$T/m/mnt" NOOK_FS_SHARE_SRC="$T/s/src" NOOK_FS_MOUNT_OPTS="$opts" \
-	     NOOK_FS_CANARY="$T/s/canary" timeout -k 10 "$limit" "$tests" --jobs "$jobs"; then
+	     NOOK_FS_PASSTHROUGH=$pt NOOK_FS_CANARY="$T/s/canary" \
+	     timeout -k 10 "$limit" "$tests" --jobs "$jobs"; then
 		echo "check-fuse: FAILED (or timed out after ${limit}s) through the mount (-o $opts)" >&2
 		fail=1
 	fi
@@ -95,6 +117,7 @@ for opts in "$@"; do
 		echo "check-fuse: server exited with an error after SIGTERM (-o $opts)" >&2
 		fail=1
 	fi
+	sed 's/^/  server: /' "$T/server.log" >&2
 	if mounted "$T/m/mnt"; then
 		echo "check-fuse: $T/m/mnt still mounted after the server exited" >&2
 		umount -l "$T/m/mnt"
