@@ -84,6 +84,16 @@ static uint64_t lookup(const char *name)
 	return e.nodeid;
 }
 
+/* A cache=never server (DIRECT_IO unless passed through) with two host files; returns
+ * the node of the first. */
+static uint64_t setup_two_files(const char *a, mode_t ma, const char *b, mode_t mb)
+{
+	setup_with("cache=never");
+	host_file(a, ma);
+	host_file(b, mb);
+	return lookup(a);
+}
+
 Test(fuse_backing, init_offers_passthrough_with_stack_depth_one, .fini = fini)
 {
 	setup_with(NULL);
@@ -125,10 +135,7 @@ Test(fuse_backing, opens_of_one_inode_share_one_id_until_the_last_release, .fini
 	struct fuse_open_out a, b, c;
 	uint64_t node;
 
-	setup_with("cache=never");
-	host_file("f", 0644);
-	host_file("g", 0644);
-	node = lookup("f");
+	node = setup_two_files("f", 0644, "g", 0644);
 	cr_assert_eq(open_raw(node, O_RDONLY, false, &a), 0);
 	cr_assert(a.open_flags & FOPEN_PASSTHROUGH);
 	/* DIRECT_IO would send reads and writes back to us. */
@@ -183,10 +190,7 @@ Test(fuse_backing, setuid_and_setgid_files_are_served_cached, .fini = fini)
 	struct fuse_open_out o, p;
 	uint64_t node;
 
-	setup_with("cache=never");
-	host_file("s", 04755);
-	host_file("g", 02755);
-	node = lookup("s");
+	node = setup_two_files("s", 04755, "g", 02755);
 	cr_assert_eq(open_raw(node, O_RDWR, false, &o), 0);
 	cr_assert_not(o.open_flags & FOPEN_PASSTHROUGH);
 	cr_assert(o.open_flags & FOPEN_DIRECT_IO, "the cache mode applies again");
