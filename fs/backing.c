@@ -31,9 +31,12 @@ void backing_table_free(struct backing_table *t)
 {
 	if (!t)
 		return;
-	for (int i = 0; i < BACKING_BUCKETS; i++)
-		if (t->bucket[i])
+	for (int i = 0; i < BACKING_BUCKETS; i++) {
+		if (t->bucket[i]) {
 			log_warn("fs: backing table freed with open files");
+			break;
+		}
+	}
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }

@@ -949,8 +949,7 @@ static size_t fuse_dispatch_one(struct fuse_server *s, const struct iovec *in, i
 	/* arglen: the argument bytes in the in buffers (the payload follows them). */
 	arglen = h.len - sizeof(h) - ext - plen;
 	fuse_iov_truncate(&ic, arglen);
-	if (plen)
-		c.payload = p;
+	c.payload = p; /* NULL unless it holds bytes (fuse_dispatch_payload) */
 	if (ext && fuse_parse_ext(in, in_cnt, h.len - ext, ext, &c.rq)) {
 		r = -EINVAL;
 		goto reply_or_drop;

@@ -68,8 +68,8 @@ size_t fuse_dispatch(struct fuse_server *s, const struct iovec *in, int in_cnt,
  * be O_NONBLOCK (the server never takes more than len bytes out of it). The server moves
  * them to the file with splice(2), or through scratch (scratch_len bytes; NULL or
  * shorter than len: the server allocates) when the file refuses a splice, and adds what
- * it took out of the
- * pipe to consumed. Whatever the outcome, the transport must empty the pipe afterwards.
+ * it took out of the pipe to consumed. Whatever the outcome, the transport must empty
+ * the pipe afterwards.
  */
 struct fuse_payload {
 	int pipe_fd;
@@ -114,7 +114,8 @@ void fuse_server_set_dax(struct fuse_server *s, const struct fuse_dax_ops *ops, 
 /*
  * Kernel passthrough hook (host /dev/fuse, FUSE_PASSTHROUGH). A transport that can
  * register backing files registers these before serving; INIT then offers passthrough
- * (unless writeback caching is on, which the kernel does not combine with it) and
+ * (unless writeback caching is on, which the kernel does not combine with it, or locks
+ * are served, which a backing file would keep after their release) and
  * regular files are opened with FOPEN_PASSTHROUGH: the client kernel reads, writes and
  * maps them on the host file itself. open registers fd (an open regular file) and
  * returns its backing id (> 0) or -errno; close drops an id.

@@ -689,8 +689,8 @@ static int pt_open_flags(struct pt_fs *fs, uint32_t flags)
 }
 
 /*
- * The passthrough mode of a regular file being opened (see fs/backing.h): NULL with
- * *err 0 when passthrough is off, NULL with -ENOMEM when the table is out of memory.
+ * The passthrough mode of a regular file being opened, when passthrough is on (see
+ * fs/backing.h): *b gets the inode's entry; -ENOMEM when the table is out of memory.
  *
  * A set-uid or set-gid file is never passed through. With HANDLE_KILLPRIV_V2 the client
  * leaves dropping those bits on a write by another user to our WRITE handler, and a
@@ -700,18 +700,11 @@ static int pt_open_flags(struct pt_fs *fs, uint32_t flags)
  * on a later write by another user through that open (the kernel decides the mode at
  * the first open and we cannot change it under open files).
  */
-static struct backing *pt_backing(struct pt_fs *fs, const struct inode *ino, int fd,
-				  mode_t mode, int *err)
+static int pt_backing(struct pt_fs *fs, const struct inode *ino, int fd, mode_t mode,
+		      struct backing **b)
 {
-	struct backing *b;
-
-	*err = 0;
-	if (!fs->passthrough)
-		return NULL;
-	b = backing_get(fs->backings, ino->dev, ino->ino, fd, !(mode & (S_ISUID | S_ISGID)));
-	if (!b)
-		*err = -ENOMEM;
-	return b;
+	*b = backing_get(fs->backings, ino->dev, ino->ino, fd, !(mode & (S_ISUID | S_ISGID)));
+	return *b ? 0 : -ENOMEM;
 }
 
 static void pt_open_reply(struct pt_fs *fs, uint64_t fh, bool dir, uint64_t dev,
@@ -775,8 +768,8 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 	if (!dir && fs->passthrough) {
 		struct stat st;
 
-		b = fstat(fd, &st) ? NULL : pt_backing(fs, n.ino, fd, st.st_mode, &err);
-		err = b ? 0 : err ? err : -errno;
+		/* The mode decides: set-id files are not passed through. */
+		err = fstat(fd, &st) ? -errno : pt_backing(fs, n.ino, fd, st.st_mode, &b);
 	}
 	if (err) {
 		close(fd);
@@ -829,10 +822,10 @@ int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_creat
 	}
 	b = NULL;
 	if (fs->passthrough) {
+		/* Just added with the lookup this reply hands over: it cannot be gone. */
 		struct inode *ino = inode_get(fs->inodes, e->nodeid);
 
-		b = ino ? pt_backing(fs, ino, fd, in->mode, &err) : NULL;
-		err = ino ? err : -ENOMEM;
+		err = ino ? pt_backing(fs, ino, fd, in->mode, &b) : -ESTALE;
 		inode_put(fs->inodes, ino);
 	}
 	fh = err ? 0 : handle_add(fs->handles, fd, false, e->nodeid, b);
