@@ -145,6 +145,17 @@ static unsigned char *sp_host_file(const char *name, size_t *len)
 	return d;
 }
 
+/* A spliced WRITE that must succeed whole: written, reported and taken out of the pipe. */
+static void sp_write_all(uint64_t node, uint64_t fh, uint64_t off, const void *data, size_t len,
+			 const struct sp_req *x)
+{
+	struct sp_res r = sp_write(node, fh, off, data, len, x);
+
+	cr_assert_eq(r.error, 0);
+	cr_assert_eq(r.size, len);
+	cr_assert_eq(r.consumed, len);
+}
+
 static void sp_new_file(const char *name, uint32_t flags, uint64_t *node, uint64_t *fh)
 {
 	struct fuse_entry_out e;
@@ -159,13 +170,9 @@ Test(fuse_splice, write_lands_at_offset)
 	size_t len = 200 * 1024 + 17, got;
 	unsigned char *d = sp_data(len, 1), *f;
 	uint64_t node, fh;
-	struct sp_res r;
 
 	sp_new_file("f", O_WRONLY, &node, &fh);
-	r = sp_write(node, fh, 12345, d, len, NULL);
-	cr_assert_eq(r.error, 0);
-	cr_assert_eq(r.size, len);
-	cr_assert_eq(r.consumed, len);
+	sp_write_all(node, fh, 12345, d, len, NULL);
 	f = sp_host_file("f", &got);
 	cr_assert_eq(got, 12345 + len);
 	for (size_t i = 0; i < 12345; i++)
@@ -181,12 +188,9 @@ Test(fuse_splice, full_max_write)
 	size_t len = (1u << 20) - 8192, got;
 	unsigned char *d = sp_data(len, 2), *f;
 	uint64_t node, fh;
-	struct sp_res r;
 
 	sp_new_file("f", O_RDWR, &node, &fh);
-	r = sp_write(node, fh, 0, d, len, NULL);
-	cr_assert_eq(r.error, 0);
-	cr_assert_eq(r.size, len);
+	sp_write_all(node, fh, 0, d, len, NULL);
 	f = sp_host_file("f", &got);
 	cr_assert_eq(got, len);
 	cr_assert_eq(memcmp(f, d, len), 0);
@@ -270,14 +274,9 @@ Test(fuse_splice, append_file_falls_back)
 	sp_new_file("f", O_WRONLY | O_APPEND, &node, &fh);
 	cr_assert_eq(ft_write(&t, node, fh, 0, "abc", 3), 3);
 	/* No scratch: the server allocates one. The offset is ignored, like pwrite. */
-	r = sp_write(node, fh, 0, d, len, NULL);
-	cr_assert_eq(r.error, 0);
-	cr_assert_eq(r.size, len);
-	cr_assert_eq(r.consumed, len);
+	sp_write_all(node, fh, 0, d, len, NULL);
 	/* A scratch too small for the payload: the server uses its own buffer. */
-	r = sp_write(node, fh, 0, d, len, &small);
-	cr_assert_eq(r.error, 0);
-	cr_assert_eq(r.size, len);
+	sp_write_all(node, fh, 0, d, len, &small);
 	f = sp_host_file("f", &got);
 	cr_assert_eq(got, 3 + 2 * len);
 	cr_assert_eq(memcmp(f, "abc", 3), 0);
