@@ -71,6 +71,10 @@ int fs_spec_parse(const char *spec, struct fs_spec *out, char *err, size_t errle
 	}
 	if (opts[0] && fs_options_parse(&out->opts, opts, err, errlen))
 		return -1;
+	/* Options of the host /dev/fuse transport mean nothing to a virtio-fs device. */
+	if (out->opts.io_uring || out->opts.poll_us >= 0)
+		return fs_spec_fail(err, errlen, "%s: io_uring and poll_us apply to `nook fs serve` only",
+				    out->opts.source);
 
 	if (stat(out->opts.source, &st))
 		return fs_spec_fail(err, errlen, "%s: no such directory", out->opts.source);

@@ -86,4 +86,35 @@ struct fuse_abi_backing_map {
 #define FUSE_ABI_DEV_IOC_BACKING_OPEN  _IOW(229, 1, struct fuse_abi_backing_map)
 #define FUSE_ABI_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
+/*
+ * FUSE over io_uring (7.42, Linux 6.14+ behind fuse.enable_uring). Each ring entry is
+ * two buffers: this header and a payload of at least max(max_write, max_pages pages).
+ * A request arrives as its fuse_in_header in in_out, its first argument (the opcode's
+ * own struct, empty for some) in op_in and the rest in the payload; the reply goes back
+ * as fuse_out_header in in_out and the whole reply body in the payload.
+ */
+#define FUSE_ABI_URING_IN_OUT_SZ 128
+#define FUSE_ABI_URING_OP_IN_SZ  128
+struct fuse_abi_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id;   /* request id to name in the commit */
+	uint32_t payload_sz;  /* bytes used in the payload buffer (both ways) */
+	uint32_t padding;
+	uint64_t reserved;
+};
+struct fuse_abi_uring_req_header {
+	char in_out[FUSE_ABI_URING_IN_OUT_SZ];
+	char op_in[FUSE_ABI_URING_OP_IN_SZ];
+	struct fuse_abi_uring_ent_in_out ring_ent_in_out;
+};
+/* IORING_OP_URING_CMD cmd_op values, and the command in the SQE's 80-byte area. */
+#define FUSE_ABI_URING_CMD_REGISTER         1
+#define FUSE_ABI_URING_CMD_COMMIT_AND_FETCH 2
+struct fuse_abi_uring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;         /* the queue: requests of tasks on CPU qid */
+	uint8_t padding[6];
+};
+
 #endif

@@ -22,6 +22,25 @@ void fs_options_init(struct fs_options *o)
 	/* Where the kernel passes file data through (host mounts as root), reads and
 	 * writes are the host file's own: same page cache, same speed, no staleness. */
 	o->passthrough = true;
+	o->poll_us = -1;
+}
+
+/* A decimal number in [min, max] from the value v (vl bytes, not terminated). */
+static int fs_opt_number(const char *v, size_t vl, long min, long max, int *out)
+{
+	char buf[16], *end;
+	long t;
+
+	if (vl == 0 || vl >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, vl);
+	buf[vl] = 0;
+	errno = 0;
+	t = strtol(buf, &end, 10);
+	if (errno || *end || t < min || t > max)
+		return -1;
+	*out = (int)t;
+	return 0;
 }
 
 static int fs_opt_err(char *err, size_t errlen, const char *what, const char *opt, size_t n)
@@ -69,6 +88,8 @@ static int fs_opt_one(struct fs_options *o, const char *opt, size_t n, char *err
 		{ "no_flock", offsetof(struct fs_options, flock), false },
 		{ "passthrough", offsetof(struct fs_options, passthrough), true },
 		{ "no_passthrough", offsetof(struct fs_options, passthrough), false },
+		{ "io_uring", offsetof(struct fs_options, io_uring), true },
+		{ "no_io_uring", offsetof(struct fs_options, io_uring), false },
 	};
 	const char *v;
 	size_t vl;
@@ -108,21 +129,12 @@ static int fs_opt_one(struct fs_options *o, const char *opt, size_t n, char *err
 		}
 		return fs_opt_err(err, errlen, "bad cache mode (never|metadata|auto|always)", opt, n);
 	}
-	if (fs_opt_is(opt, n, "threads", &v, &vl) && v) {
-		char buf[16], *end;
-		long t;
-
-		if (vl == 0 || vl >= sizeof(buf))
-			return fs_opt_err(err, errlen, "bad thread count", opt, n);
-		memcpy(buf, v, vl);
-		buf[vl] = 0;
-		errno = 0;
-		t = strtol(buf, &end, 10);
-		if (errno || *end || t < 1 || t > 256)
-			return fs_opt_err(err, errlen, "bad thread count (1..256)", opt, n);
-		o->threads = (int)t;
-		return 0;
-	}
+	if (fs_opt_is(opt, n, "threads", &v, &vl) && v)
+		return fs_opt_number(v, vl, 1, 256, &o->threads) ?
+		       fs_opt_err(err, errlen, "bad thread count (1..256)", opt, n) : 0;
+	if (fs_opt_is(opt, n, "poll_us", &v, &vl) && v)
+		return fs_opt_number(v, vl, 0, FS_POLL_US_MAX, &o->poll_us) ?
+		       fs_opt_err(err, errlen, "bad poll time (0..10000 us)", opt, n) : 0;
 	if (fs_opt_is(opt, n, "source", &v, &vl) && v) {
 		if (vl == 0 || vl >= sizeof(o->source))
 			return fs_opt_err(err, errlen, "bad source path", opt, n);

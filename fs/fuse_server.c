@@ -48,6 +48,7 @@ struct fuse_server {
 	atomic_bool destroyed;
 	uint32_t minor;          /* negotiated minor version */
 	uint64_t flags;          /* negotiated INIT flags (flags | flags2 << 32) */
+	bool uring_offered;      /* the transport has io_uring rings ready */
 	const struct fuse_dax_ops *dax;
 	void *dax_opaque;
 	uint32_t max_write;      /* announced at INIT: FUSE_MAX_WRITE unless the transport lowered it */
@@ -184,6 +185,8 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 		f |= FUSE_FLOCK_LOCKS | FUSE_POSIX_LOCKS;
 	if (s->dax)
 		f |= FUSE_MAP_ALIGNMENT;
+	if (s->uring_offered)
+		f |= FUSE_OVER_IO_URING;
 	/* The kernel takes passthrough only without writeback caching. Not with served
 	 * locks either: the kernel keeps the first open's file description (our fd) as
 	 * the backing file until the inode's last close, and with it any lock taken
@@ -246,6 +249,8 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 	atomic_store(&s->state, FUSE_ST_READY);
 	if (f & FUSE_PASSTHROUGH)
 		log_info("fs: kernel passthrough of file data on");
+	if (f & FUSE_OVER_IO_URING)
+		log_info("fs: requests over io_uring");
 	log_debug("fuse: INIT client 7.%u flags %#llx -> %#llx", in.minor,
 		  (unsigned long long)kflags, (unsigned long long)f);
 	/* Every client minor we accept (>= 31) takes the full 64-byte reply. */
@@ -1122,6 +1127,16 @@ void fuse_server_set_backing(struct fuse_server *s, const struct fuse_backing_op
 			     void *opaque)
 {
 	backing_table_set_ops(s->fs.backings, ops, opaque);
+}
+
+void fuse_server_offer_uring(struct fuse_server *s)
+{
+	s->uring_offered = true;
+}
+
+bool fuse_server_uring(const struct fuse_server *s)
+{
+	return s->flags & FUSE_OVER_IO_URING;
 }
 
 bool fuse_server_destroyed(const struct fuse_server *s)

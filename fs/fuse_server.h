@@ -33,17 +33,21 @@ struct fs_options {
 	bool announce_submounts; /* FUSE_ATTR_SUBMOUNT for crossed mount points */
 	bool flock;              /* GETLK/SETLK/SETLKW and flock passthrough */
 	bool passthrough;        /* kernel passthrough of file data, where the transport can */
+	bool io_uring;           /* FUSE over io_uring (opt-in), where transport and kernel can */
 	int threads;             /* worker threads of a transport; 0 = transport default */
+	int poll_us;             /* a transport's busy-poll window; -1 = transport default */
 	bool stats;              /* count requests per opcode, print them when freed */
 };
+
+#define FS_POLL_US_MAX 10000
 
 /* Fill defaults: local-file-system semantics (cache=auto, xattr on, writeback off,
  * passthrough on where a transport offers it). */
 void fs_options_init(struct fs_options *o);
 
 /* Parse "opt[,opt...]" (cache=MODE, writeback, no_writeback, xattr, no_xattr, posix_acl,
- * ro/readonly, threads=N, inode_file_handles, announce_submounts, flock, passthrough,
- * no_passthrough, stats, source=DIR).
+ * ro/readonly, threads=N, poll_us=N, inode_file_handles, announce_submounts, flock,
+ * passthrough, no_passthrough, io_uring, no_io_uring, stats, source=DIR).
  * Returns 0, or -1 with a one-line message in err. */
 int fs_options_parse(struct fs_options *o, const char *opts, char *err, size_t errlen);
 
@@ -128,6 +132,15 @@ struct fuse_backing_ops {
 /* Registers (or with ops NULL, removes) the passthrough hook. Call before serving. */
 void fuse_server_set_backing(struct fuse_server *s, const struct fuse_backing_ops *ops,
 			     void *opaque);
+
+/*
+ * FUSE over io_uring (host /dev/fuse, fs/fuse_uring.h). A transport that has its rings
+ * ready calls this before serving; INIT then offers FUSE_OVER_IO_URING, and once the
+ * INIT reply is written fuse_server_uring() says whether the kernel took it (the
+ * kernel then holds requests back until every queue is registered).
+ */
+void fuse_server_offer_uring(struct fuse_server *s);
+bool fuse_server_uring(const struct fuse_server *s);
 
 /* `nook fs serve SRC MOUNTPOINT [-o opts]`: the host /dev/fuse transport's entry point,
  * called by vmm/main.c with argv[0] == "serve". Returns the process exit status. */

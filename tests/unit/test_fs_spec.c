@@ -63,6 +63,16 @@ Test(fs_spec, tag_and_options)
 	cr_assert_not(s.opts.xattr);
 }
 
+Test(fs_spec, host_transport_options_are_refused)
+{
+	struct fs_spec s;
+	char err[256];
+
+	cr_assert_eq(parse("%s,io_uring", sub, &s, err), -1);
+	cr_assert(strstr(err, "nook fs serve"), "%s", err);
+	cr_assert_eq(parse("%s,poll_us=10", sub, &s, err), -1);
+}
+
 Test(fs_spec, tag_of_36_bytes_fits_37_does_not)
 {
 	struct fs_spec s;

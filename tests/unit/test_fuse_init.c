@@ -205,6 +205,18 @@ Test(fuse_opts, parse_good_and_bad)
 	cr_assert_eq(fs_options_parse(&o, "threads=0", err, sizeof(err)), -1);
 	cr_assert_eq(fs_options_parse(&o, "threads=12x", err, sizeof(err)), -1);
 	cr_assert_eq(fs_options_parse(&o, "ro=1", err, sizeof(err)), -1);
+	cr_assert_eq(o.poll_us, -1, "transport default");
+	cr_assert_not(o.io_uring, "io_uring is opt-in");
+	cr_assert_eq(fs_options_parse(&o, "poll_us=0,io_uring", err, sizeof(err)), 0);
+	cr_assert(o.io_uring);
+	cr_assert_eq(o.poll_us, 0);
+	cr_assert_eq(fs_options_parse(&o, "poll_us=10000,no_io_uring", err, sizeof(err)), 0);
+	cr_assert_eq(o.poll_us, 10000);
+	cr_assert_not(o.io_uring);
+	cr_assert_eq(fs_options_parse(&o, "poll_us=10001", err, sizeof(err)), -1);
+	cr_assert(strstr(err, "poll"));
+	cr_assert_eq(fs_options_parse(&o, "poll_us=-1", err, sizeof(err)), -1);
+	cr_assert_eq(fs_options_parse(&o, "poll_us=", err, sizeof(err)), -1);
 	cr_assert_eq(fs_options_parse(&o, "", err, sizeof(err)), 0);
 	cr_assert_eq(fs_options_parse(&o, "xattr,,ro", err, sizeof(err)), 0);
 }
