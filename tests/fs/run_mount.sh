@@ -44,8 +44,24 @@ stop_server() {
 	return $rc
 }
 
+# FUSE over io_uring needs the fuse module's enable_uring parameter: a set that asks
+# for io_uring turns it on for its run (as root, where the kernel has it), and the
+# original value comes back afterwards.
+uring_param=/sys/module/fuse/parameters/enable_uring
+uring_saved=
+uring_on() {
+	[ -w "$uring_param" ] || return 1
+	[ -n "$uring_saved" ] || uring_saved=$(cat "$uring_param")
+	echo Y > "$uring_param"
+}
+uring_restore() {
+	[ -n "$uring_saved" ] && echo "$uring_saved" > "$uring_param"
+	uring_saved=
+}
+
 cleanup() {
 	stop_server
+	uring_restore
 	if mounted "$T/m/mnt"; then umount -l "$T/m/mnt" 2>/dev/null; fi
 	rm -rf "$T"
 }
@@ -75,6 +91,13 @@ fi
 for opts in "$@"; do
 	echo "check-fuse: nook fs serve -o $opts"
 	: > "$T/server.log"
+	uring=0
+	case ",$opts," in
+	*,io_uring,*)
+		if uring_on; then uring=1; else
+			echo "check-fuse: this kernel has no FUSE io_uring; the set runs over /dev/fuse"
+		fi;;
+	esac
 	# The server's messages go to a log (read below), shown once it has stopped.
 	NOOK_LOG=info "$nook" fs serve "$T/s/src" "$T/m/mnt" -o "$opts" 2>> "$T/server.log" &
 	server=$!
@@ -107,6 +130,14 @@ for opts in "$@"; do
 			fail=1
 		fi;;
 	esac
+	if [ $uring = 1 ]; then
+		if grep -q "requests over io_uring" "$T/server.log"; then
+			echo "check-fuse: requests over io_uring"
+		else
+			echo "check-fuse: io_uring is enabled, but the server did not take it (-o $opts)" >&2
+			fail=1
+		fi
+	fi
 	if ! NOOK_FS_TEST_DIR="$T/m/mnt" NOOK_FS_SHARE_SRC="$T/s/src" NOOK_FS_MOUNT_OPTS="$opts" \
 	     NOOK_FS_PASSTHROUGH=$pt NOOK_FS_CANARY="$T/s/canary" \
 	     timeout -k 10 "$limit" "$tests" --jobs "$jobs"; then
@@ -118,6 +149,7 @@ for opts in "$@"; do
 		fail=1
 	fi
 	sed 's/^/  server: /' "$T/server.log" >&2
+	uring_restore
 	if mounted "$T/m/mnt"; then
 		echo "check-fuse: $T/m/mnt still mounted after the server exited" >&2
 		umount -l "$T/m/mnt"
