@@ -116,7 +116,9 @@ struct io_uring_sqe *io_ring_get_sqe(struct io_ring *r)
 
 int io_ring_submit_wait(struct io_ring *r, unsigned wait)
 {
-	unsigned submit = r->sq_local_tail - *r->sq_tail;
+	/* Everything the kernel has not consumed yet, including SQEs published by a
+	 * call that failed (EINTR) before it submitted them. */
+	unsigned submit = r->sq_local_tail - io_ring_load(r->sq_head);
 	long n;
 
 	io_ring_store(r->sq_tail, r->sq_local_tail);
