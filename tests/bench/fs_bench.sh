@@ -13,8 +13,8 @@
 # FIO_SIZE (default 256M), FIO_SECONDS (random phases, default 10).
 # Phases: extract a tarball of linux-6.1 fs/ + kernel/ (~3000 files), stat every entry
 # cold (after drop_caches) and warm, read every file (cold), fio sequential 1 MiB write
-# (end_fsync) and read (cold), each the median of 3 runs, fio random 4 KiB read (cold)
-# and write (time-based), rm -rf.
+# (end_fsync) and read (cold), fio random 4 KiB read (cold) and write (time-based),
+# rm -rf. Extract, remove and the sequential phases are each the median of 3 runs.
 # Prints seconds (lower is better) or MB/s / IOPS (higher is better) and nook/native
 # ratios as "x slower" factors. Figures, not a test: it only fails if a phase fails.
 set -u
@@ -114,12 +114,29 @@ median3() {
 	{ seq_once "$1" "$2"; seq_once "$1" "$2"; seq_once "$1" "$2"; } | sort -n | sed -n 2p
 }
 
+# Timed extraction (synced) and removal in $1: seconds.
+extract_once() {
+	local t
+	t=$(now); tar -xf "$tarball" -C "$1" || return 1
+	sync; elapsed "$t"
+}
+remove_once() {
+	local t
+	t=$(now); rm -rf "${1:?}"/* || return 1
+	elapsed "$t"
+}
+mid3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+
 # Runs every phase in directory $1; results go to $W/res.$2 as "phase value" lines.
+# Extraction and removal swing like the sequential runs: 3 of each (extract, remove,
+# extract, remove, extract; the last tree serves the other phases and is removed last).
 workload() {
-	local d=$1 out=$W/res.$2 t
+	local d=$1 out=$W/res.$2 t e1 e2 e3 r1 r2 r3
 	: > "$out"
-	t=$(now); tar -xf "$tarball" -C "$d" || return 1
-	sync; echo "extract $(elapsed "$t")" >> "$out"
+	e1=$(extract_once "$d") && r1=$(remove_once "$d") &&
+	e2=$(extract_once "$d") && r2=$(remove_once "$d") &&
+	e3=$(extract_once "$d") || return 1
+	echo "extract $(mid3 "$e1" "$e2" "$e3")" >> "$out"
 	nfiles=$(find "$d" -type f | wc -l)
 	drop_caches
 	t=$(now); find "$d" -printf '%s %m %U\n' > /dev/null
@@ -140,8 +157,8 @@ workload() {
 	echo "rand_read_iops $2" >> "$out"
 	set -- $(run_fio "$d" randwrite randwrite 4k --time_based --runtime="$fio_secs")
 	echo "rand_write_iops $2" >> "$out"
-	t=$(now); rm -rf "${d:?}"/* || return 1
-	echo "remove $(elapsed "$t")" >> "$out"
+	r3=$(remove_once "$d") || return 1
+	echo "remove $(mid3 "$r1" "$r2" "$r3")" >> "$out"
 }
 
 mkdir -p "$W/native" "$W/src" "$W/mnt"
