@@ -87,8 +87,13 @@ static void inode_unhash(struct inode_table *t, struct inode *ino)
 		*pp = ino->hnext;
 }
 
-/* Frees an unreferenced inode; called locked. */
-static void inode_release(struct inode_table *t, struct inode *ino)
+/*
+ * Takes an unreferenced inode out of the table; called locked. The caller frees it with
+ * inode_destroy() after unlocking: closing the last fd of an unlinked file makes the
+ * host file system free it (tens of microseconds on ext4), which must not hold up every
+ * other request's inode lookups.
+ */
+static struct inode *inode_release(struct inode_table *t, struct inode *ino)
 {
 	uint32_t idx = (uint32_t)ino->nodeid;
 
@@ -98,10 +103,22 @@ static void inode_release(struct inode_table *t, struct inode *ino)
 		t->gen[idx] = 1;
 	t->free_idx[t->nfree++] = idx;
 	t->live--;
-	if (ino->fd >= 0)
-		close(ino->fd);
-	free(ino->fh);
-	free(ino);
+	ino->hnext = NULL;
+	return ino;
+}
+
+/* Frees released inodes, a list linked through hnext. */
+static void inode_destroy(struct inode *ino)
+{
+	while (ino) {
+		struct inode *next = ino->hnext;
+
+		if (ino->fd >= 0)
+			close(ino->fd);
+		free(ino->fh);
+		free(ino);
+		ino = next;
+	}
 }
 
 struct inode_table *inode_table_new(int root_fd, bool file_handles, char *err, size_t errlen)
@@ -189,10 +206,13 @@ void inode_put(struct inode_table *t, struct inode *ino)
 {
 	if (!ino)
 		return;
+	struct inode *gone = NULL;
+
 	pthread_mutex_lock(&t->lock);
 	if (--ino->refs == 0 && ino->nlookup == 0 && ino->nodeid != FUSE_ROOT_ID_VALUE)
-		inode_release(t, ino);
+		gone = inode_release(t, ino);
 	pthread_mutex_unlock(&t->lock);
+	inode_destroy(gone);
 }
 
 /* Keeps one fd per mount for open_by_handle_at; called locked. -1 if none possible. */
@@ -288,20 +308,23 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 void inode_forget(struct inode_table *t, uint64_t nodeid, uint64_t n)
 {
 	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
-	struct inode *ino;
+	struct inode *ino, *gone = NULL;
 
 	pthread_mutex_lock(&t->lock);
 	if (idx && idx < t->nslots && (ino = t->slot[idx]) && t->gen[idx] == gen &&
 	    nodeid != FUSE_ROOT_ID_VALUE) {
 		ino->nlookup -= n < ino->nlookup ? n : ino->nlookup;
 		if (ino->nlookup == 0 && ino->refs == 0)
-			inode_release(t, ino);
+			gone = inode_release(t, ino);
 	}
 	pthread_mutex_unlock(&t->lock);
+	inode_destroy(gone);
 }
 
 void inode_forget_all(struct inode_table *t)
 {
+	struct inode *gone = NULL;
+
 	pthread_mutex_lock(&t->lock);
 	for (uint32_t i = 2; i < t->nslots; i++) {
 		struct inode *ino = t->slot[i];
@@ -309,10 +332,14 @@ void inode_forget_all(struct inode_table *t)
 		if (!ino)
 			continue;
 		ino->nlookup = 0;
-		if (ino->refs == 0)
-			inode_release(t, ino);
+		if (ino->refs == 0) {
+			ino = inode_release(t, ino);
+			ino->hnext = gone;
+			gone = ino;
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
+	inode_destroy(gone);
 }
 
 int inode_fd(struct inode_table *t, struct inode *ino)
