@@ -131,16 +131,15 @@ static void fuse_uring_queue_sqe(struct fuse_uring_thread *t, struct fuse_uring_
 }
 
 /*
- * One request in entry e: rebuild the byte stream the server takes (in header, the
- * opcode's struct, the rest) and let the reply land in the same buffers. They overlap
- * the request, which the server allows: it copies the header and arguments before it
- * writes a reply, and the payload it streams (WRITE data) is consumed before its reply
- * body is written. The kernel's lengths are checked before anything trusts them.
- * Returns the commit id to answer with.
+ * One request in a ring entry: the one place the kernel's ring lengths are checked.
+ * Rebuilds the byte stream the server takes (in header, the opcode's struct, the rest)
+ * and lets the reply land in the same buffers. They overlap the request, which the
+ * server allows: it copies the header and arguments before it writes a reply, and the
+ * payload it streams (WRITE data) is consumed before its reply body is written.
  */
-static uint64_t fuse_uring_serve(struct fuse_uring *u, struct fuse_uring_ent *e)
+uint64_t fuse_uring_answer(struct fuse_server *srv, struct fuse_abi_uring_req_header *h,
+			   unsigned char *payload, size_t payload_size)
 {
-	struct fuse_abi_uring_req_header *h = e->hdr;
 	struct fuse_in_header ih;
 	struct fuse_out_header oh;
 	uint32_t psz = h->ring_ent_in_out.payload_sz;
@@ -148,21 +147,22 @@ static uint64_t fuse_uring_serve(struct fuse_uring *u, struct fuse_uring_ent *e)
 	size_t n = 0;
 
 	memcpy(&ih, h->in_out, sizeof(ih));
-	if (psz <= u->payload && ih.len >= sizeof(ih) + (size_t)psz &&
+	if (psz <= payload_size && ih.len >= sizeof(ih) + (size_t)psz &&
 	    ih.len - sizeof(ih) - psz <= FUSE_ABI_URING_OP_IN_SZ) {
 		struct iovec in[3] = {
 			{ h->in_out, sizeof(ih) },
 			{ h->op_in, ih.len - sizeof(ih) - psz },
-			{ e->payload, psz },
+			{ payload, psz },
 		};
 		struct iovec out[2] = {
 			{ h->in_out, sizeof(oh) },
-			{ e->payload, u->payload },
+			{ payload, payload_size },
 		};
 
-		n = fuse_dispatch(u->srv, in, 3, out, 2);
+		n = fuse_dispatch(srv, in, 3, out, 2);
 	}
-	/* No reply (a request too broken to answer): the entry still needs a commit. */
+	/* No reply (lengths that do not add up, or a request too broken to answer): the
+	 * entry still needs a commit, so it gets EIO. */
 	if (n < sizeof(oh)) {
 		oh = (struct fuse_out_header){ .len = sizeof(oh), .error = -EIO,
 					       .unique = ih.unique };
@@ -236,7 +236,8 @@ static void fuse_uring_serve_loop(struct fuse_uring_thread *t)
 				continue;
 			}
 			fuse_uring_queue_sqe(t, e, FUSE_ABI_URING_CMD_COMMIT_AND_FETCH,
-					     fuse_uring_serve(u, e));
+					     fuse_uring_answer(u->srv, e->hdr, e->payload,
+							       u->payload));
 		}
 	}
 }

@@ -14,7 +14,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
+
+#include "fs/fuse_abi.h"
 
 struct fuse_server;
 struct fuse_uring;
@@ -43,5 +46,14 @@ bool fuse_uring_failed(struct fuse_uring *u);
  * the connection ends, or at once if never started. Then frees everything and returns
  * true; returns false (and frees nothing) if a thread is still serving. */
 bool fuse_uring_stop(struct fuse_uring *u, const struct timespec *deadline);
+
+/*
+ * Serves the request in one ring entry (header h, payload buffer of payload_size
+ * bytes) and leaves the reply in it, ring_ent_in_out.payload_sz set; lengths that do
+ * not add up get EIO. Returns the commit id to answer with. Used by the ring threads;
+ * exposed for tests.
+ */
+uint64_t fuse_uring_answer(struct fuse_server *srv, struct fuse_abi_uring_req_header *h,
+			   unsigned char *payload, size_t payload_size);
 
 #endif
