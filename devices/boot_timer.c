@@ -1,14 +1,12 @@
 #include "devices/boot_timer.h"
 
 #include <string.h>
-#include <time.h>
+
+#include "vmm/clock.h"
 
 uint64_t boot_timer_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return clock_now_ns();
 }
 
 static void boot_timer_read(void *opaque, uint64_t off, void *data, uint32_t len)

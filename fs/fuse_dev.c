@@ -45,6 +45,7 @@
 #include "fs/fuse_abi.h"
 #include "fs/fuse_lead.h"
 #include "fs/fuse_uring.h"
+#include "vmm/clock.h"
 #include "vmm/log.h"
 
 /*
@@ -287,14 +288,6 @@ static ssize_t fuse_dev_read_one(struct fuse_dev *d, int fd, int p[2], unsigned 
 					 read(fd, in, FUSE_DEV_BUF);
 }
 
-static int64_t fuse_dev_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /*
  * Takes the next request; *fd says which fd it came from (its reply goes there). The
  * polling leader (fs/fuse_lead.h) first reads the non-blocking clone of the connection
@@ -304,12 +297,12 @@ static ssize_t fuse_dev_take(struct fuse_dev *d, int p[2], unsigned char *in,
 			     struct fuse_payload *pl, int credit, int *fd)
 {
 	if (d->lead_on) {
-		int64_t until = fuse_dev_now_ns() + d->poll_ns;
+		int64_t until = (int64_t)clock_now_ns() + d->poll_ns;
 		ssize_t n;
 
 		do
 			n = fuse_dev_read_one(d, d->poll_fd, p, in, pl, credit);
-		while (n < 0 && errno == EAGAIN && fuse_dev_now_ns() < until);
+		while (n < 0 && errno == EAGAIN && (int64_t)clock_now_ns() < until);
 		if (n >= 0 || errno != EAGAIN) {
 			*fd = d->poll_fd;
 			return n;

@@ -13,15 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/clock.h"
 #include "vmm/log.h"
-
-static int64_t fuse_lead_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 static void fuse_lead_arm(struct fuse_lead *l, int64_t ns, int64_t interval_ns)
 {
@@ -78,7 +71,7 @@ bool fuse_lead_wait(struct fuse_lead *l, int id)
 		/* Leader idle: its next request arms the timer again. */
 		if (!since)
 			continue;
-		age = fuse_lead_now() - since;
+		age = (int64_t)clock_now_ns() - since;
 		if (age < l->slow_ns) {
 			/* A later request than the one that armed the timer: check again
 			 * when this one turns slow. */
@@ -105,7 +98,7 @@ void fuse_lead_busy(struct fuse_lead *l, int id)
 {
 	if (!l->slow_ns || atomic_load(&l->leader) != id)
 		return;
-	atomic_store(&l->busy_since, fuse_lead_now());
+	atomic_store(&l->busy_since, (int64_t)clock_now_ns());
 	if (!atomic_exchange(&l->armed, true))
 		fuse_lead_arm(l, l->slow_ns, 0);
 }

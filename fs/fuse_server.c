@@ -25,6 +25,7 @@
 #include "fs/fuse_iov.h"
 #include "fs/handle.h"
 #include "fs/passthrough.h"
+#include "vmm/clock.h"
 #include "vmm/log.h"
 
 #define FUSE_MAX_WRITE     (1u << 20)
@@ -1030,14 +1031,6 @@ reply:
 	return fuse_reply_header(out, out_cnt, h.unique, 0, (size_t)r);
 }
 
-static uint64_t fuse_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 size_t fuse_dispatch_payload(struct fuse_server *s, const struct iovec *in, int in_cnt,
 			     struct fuse_payload *p, const struct iovec *out, int out_cnt)
 {
@@ -1049,12 +1042,12 @@ size_t fuse_dispatch_payload(struct fuse_server *s, const struct iovec *in, int 
 		p = NULL;
 	if (!s->fs.opt.stats)
 		return fuse_dispatch_one(s, in, in_cnt, p, out, out_cnt, &opcode);
-	t0 = fuse_now_ns();
+	t0 = clock_now_ns();
 	n = fuse_dispatch_one(s, in, in_cnt, p, out, out_cnt, &opcode);
 	if (opcode > FUSE_ABI_OP_MAX || !fuse_ops[opcode].fn)
 		opcode = 0;
 	atomic_fetch_add_explicit(&s->stat_count[opcode], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->stat_ns[opcode], fuse_now_ns() - t0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->stat_ns[opcode], clock_now_ns() - t0, memory_order_relaxed);
 	return n;
 }
 
