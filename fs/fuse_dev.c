@@ -441,8 +441,9 @@ static void fuse_dev_uring_setup(struct fuse_dev *d, const struct fs_options *o)
 
 /*
  * After the mount: busy polling and the single reader role (fs/fuse_lead.h), unless
- * polling is off or locks are served (a SETLKW may wait for good, so every worker must
- * read). Polling reads a non-blocking clone of the connection.
+ * polling is off. Served locks need nothing special: a SETLKW that blocks the leader is
+ * a slow request like any other, and a standby worker takes over to serve the unlock.
+ * Polling reads a non-blocking clone of the connection.
  */
 static void fuse_dev_poll_setup(struct fuse_dev *d, const struct fs_options *o)
 {
@@ -450,7 +451,7 @@ static void fuse_dev_poll_setup(struct fuse_dev *d, const struct fs_options *o)
 	uint32_t master = (uint32_t)d->fd;
 	int fd, err;
 
-	if (!us || o->flock)
+	if (!us)
 		return;
 	err = fuse_lead_init(&d->lead, d->nthreads > 1 ? (int64_t)FUSE_DEV_SLOW_US * 1000 : 0);
 	if (err) {

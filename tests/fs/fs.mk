@@ -13,10 +13,11 @@ FS_DISPATCH_OBJS := $(patsubst %.c,$(BUILD)/asan/%.o,$(sort $(wildcard tests/fs/
 # The first set is the defaults (xattr on, no served locks: closes skip FLUSH, file data
 # through kernel passthrough as we run as root). flock turns passthrough off, so those
 # sets send reads and writes through the server (page cache kept by the client, or
-# direct I/O for never); metadata passes file data through again, with ACLs. Sets without
-# flock have one polling worker read every request (fs/fuse_lead.h), the flock sets a
-# plain pool. The last set takes requests over io_uring where the kernel has it.
-FUSE_TEST_OPTS ?= cache=auto cache=auto,posix_acl,flock cache=never,posix_acl,flock \
+# direct I/O for never); metadata passes file data through again, with ACLs. All sets but
+# one have one polling worker read every request (fs/fuse_lead.h; with flock, a blocked
+# lock wait hands the reading over); poll_us=0 keeps the plain pool tested. The last set
+# takes requests over io_uring where the kernel has it.
+FUSE_TEST_OPTS ?= cache=auto cache=auto,posix_acl,flock cache=never,posix_acl,flock,poll_us=0 \
 		  cache=metadata,posix_acl cache=auto,io_uring
 
 $(BUILD)/tests/fs-tests: $(FS_TEST_OBJS)

@@ -2,6 +2,8 @@
 #include "tests/fs/fs_test.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -182,6 +184,46 @@ Test(special, flock_released_when_first_open_closes)
 		usleep(10000);
 	cr_assert_lt(tries, 500, "flock still held 5 s after its holder, the first open, closed");
 	close(b);
+}
+
+/*
+ * A waiter blocked in flock() must get the lock once its holder unlocks. With served
+ * locks the waiter's SETLKW keeps one server worker blocked on the host, so the unlock
+ * must be served by another: the test of the polling reader's hand-off.
+ */
+Test(special, blocked_flock_waiter_gets_the_lock_after_unlock)
+{
+	fst_write_file("f", "", 0);
+	int a = fst_ok(open("f", O_RDWR));
+	int p[2];
+
+	fst_ok(pipe(p));
+	fst_ok(flock(a, LOCK_EX));
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int b = open("f", O_RDWR);
+
+		/* Blocks until the parent unlocks; then says so. */
+		_exit(b < 0 || flock(b, LOCK_EX) || write(p[1], "y", 1) != 1);
+	}
+	cr_assert_gt(pid, 0);
+	close(p[1]);
+	struct pollfd pf = { .fd = p[0], .events = POLLIN };
+
+	cr_assert_eq(poll(&pf, 1, 200), 0, "the waiter got a lock that is held");
+	fst_ok(flock(a, LOCK_UN));
+	int got = poll(&pf, 1, 5000);
+
+	if (got != 1)
+		kill(pid, SIGKILL);
+	int status;
+
+	waitpid(pid, &status, 0);
+	cr_assert_eq(got, 1, "the waiter still blocks 5 s after the unlock");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(p[0]);
+	close(a);
 }
 
 Test(special, posix_record_locks)
