@@ -110,8 +110,10 @@ seq_once() {
 	fi
 	echo "$1"
 }
+# The middle of three values.
+mid3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 median3() {
-	{ seq_once "$1" "$2"; seq_once "$1" "$2"; seq_once "$1" "$2"; } | sort -n | sed -n 2p
+	mid3 "$(seq_once "$1" "$2")" "$(seq_once "$1" "$2")" "$(seq_once "$1" "$2")"
 }
 
 # Timed extraction (synced) and removal in $1: seconds.
@@ -125,8 +127,6 @@ remove_once() {
 	t=$(now); rm -rf "${1:?}"/* || return 1
 	elapsed "$t"
 }
-mid3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-
 # Runs every phase in directory $1; results go to $W/res.$2 as "phase value" lines.
 # Short phases swing on this kind of machine: each is the median of 3 runs. For extract
 # and remove: extract, remove, extract, remove, extract; the last tree serves the other
