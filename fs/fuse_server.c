@@ -25,6 +25,7 @@
 #include "fs/fuse_iov.h"
 #include "fs/handle.h"
 #include "fs/passthrough.h"
+#include "fs/virtual.h"
 #include "vmm/clock.h"
 #include "vmm/log.h"
 
@@ -56,6 +57,7 @@ struct fuse_server {
 	/* With the stats option: requests and busy time per opcode (index 0: unknown). */
 	atomic_ullong stat_count[FUSE_ABI_OP_MAX + 1];
 	atomic_ullong stat_ns[FUSE_ABI_OP_MAX + 1];
+	struct virt_table virt;  /* virtual files of the root (fs/virtual.h), fixed once serving */
 };
 
 /* One request being handled. */
@@ -126,6 +128,15 @@ static int fuse_arg_name(const struct fuse_ctx *c, size_t *off, const char **nam
 	if (!dots_ok && (!strcmp(*name, ".") || !strcmp(*name, "..")))
 		return -EINVAL;
 	return 0;
+}
+
+/* The name of an entry a request creates, removes or renames in directory parent: a
+ * name without dots that is not a virtual file of the root (fs/virtual.c). */
+static int fuse_arg_entry(const struct fuse_ctx *c, size_t *off, const char **name, uint64_t parent)
+{
+	int r = fuse_arg_name(c, off, name, false);
+
+	return r ? r : virt_check_entry(&c->s->virt, parent, *name);
 }
 
 /* An xattr name ("user.x", "security.y"): 1..XATTR_NAME_MAX bytes. */
@@ -279,6 +290,9 @@ static int64_t fuse_do_lookup(struct fuse_ctx *c)
 
 	if (err)
 		return err;
+	/* The root's virtual files shadow host files of the same name. */
+	if (virt_lookup(&c->s->virt, &c->s->fs, c->rq.nodeid, name, &e))
+		return fuse_reply(c, &e, sizeof(e));
 	return fuse_entry_reply(c, pt_lookup(&c->s->fs, &c->rq, name, &e), &e);
 }
 
@@ -343,7 +357,8 @@ static int64_t fuse_do_symlink(struct fuse_ctx *c)
 	int err;
 
 	/* Arguments: the new name, then the target. */
-	if ((err = fuse_arg_name(c, &off, &name, false)) || (err = fuse_arg_path(c, &off, &target)))
+	if ((err = fuse_arg_entry(c, &off, &name, c->rq.nodeid)) ||
+	    (err = fuse_arg_path(c, &off, &target)))
 		return err;
 	return fuse_entry_reply(c, pt_symlink(&c->s->fs, &c->rq, name, target, &e), &e);
 }
@@ -354,7 +369,7 @@ static int64_t fuse_do_mknod(struct fuse_ctx *c)
 	struct fuse_entry_out e;
 	const char *name;
 	size_t off = sizeof(*in);
-	int err = fuse_arg_name(c, &off, &name, false);
+	int err = fuse_arg_entry(c, &off, &name, c->rq.nodeid);
 
 	if (err)
 		return err;
@@ -368,7 +383,7 @@ static int64_t fuse_do_mkdir(struct fuse_ctx *c)
 	struct fuse_entry_out e;
 	const char *name;
 	size_t off = sizeof(*in);
-	int err = fuse_arg_name(c, &off, &name, false);
+	int err = fuse_arg_entry(c, &off, &name, c->rq.nodeid);
 
 	if (err)
 		return err;
@@ -379,7 +394,7 @@ static int64_t fuse_do_unlink_common(struct fuse_ctx *c, bool dir)
 {
 	const char *name;
 	size_t off = 0;
-	int err = fuse_arg_name(c, &off, &name, false);
+	int err = fuse_arg_entry(c, &off, &name, c->rq.nodeid);
 
 	return err ? err : pt_unlink(&c->s->fs, &c->rq, name, dir);
 }
@@ -392,8 +407,8 @@ static int64_t fuse_rename_names(struct fuse_ctx *c, size_t off, uint64_t newdir
 	const char *name, *newname;
 	int err;
 
-	if ((err = fuse_arg_name(c, &off, &name, false)) ||
-	    (err = fuse_arg_name(c, &off, &newname, false)))
+	if ((err = fuse_arg_entry(c, &off, &name, c->rq.nodeid)) ||
+	    (err = fuse_arg_entry(c, &off, &newname, newdir)))
 		return err;
 	return pt_rename(&c->s->fs, &c->rq, name, newdir, newname, flags);
 }
@@ -420,7 +435,7 @@ static int64_t fuse_do_link(struct fuse_ctx *c)
 	struct fuse_entry_out e;
 	const char *name;
 	size_t off = sizeof(*in);
-	int err = fuse_arg_name(c, &off, &name, false);
+	int err = fuse_arg_entry(c, &off, &name, c->rq.nodeid);
 
 	if (err)
 		return err;
@@ -461,7 +476,7 @@ static int64_t fuse_do_create_common(struct fuse_ctx *c, bool tmpfile)
 	int err;
 
 	/* TMPFILE carries a name too (the kernel sends the dentry's), which we ignore. */
-	if (!tmpfile && (err = fuse_arg_name(c, &off, &name, false)))
+	if (!tmpfile && (err = fuse_arg_entry(c, &off, &name, c->rq.nodeid)))
 		return err;
 	err = pt_create(&c->s->fs, &c->rq, in, name, tmpfile, &out.e, &out.o);
 	return err ? err : fuse_reply(c, &out, sizeof(out));
@@ -1019,7 +1034,9 @@ static size_t fuse_dispatch_one(struct fuse_server *s, const struct iovec *in, i
 	c.arglen = arglen;
 	c.in = &ic;
 	c.out = &oc;
-	r = op->fn(&c);
+	/* Requests on a virtual file's node id or fh are answered from memory. */
+	if (!virt_request(&s->virt, &s->fs, &c.rq, h.opcode, arg, &oc, &r))
+		r = op->fn(&c);
 	if (arg != inline_arg)
 		free(arg);
 reply_or_drop:
@@ -1100,7 +1117,14 @@ void fuse_server_free(struct fuse_server *s)
 	if (s->fs.opt.stats)
 		fuse_server_print_stats(s);
 	pt_fs_destroy(&s->fs);
+	virt_free(&s->virt);
 	free(s);
+}
+
+int fuse_server_add_virtual(struct fuse_server *s, const char *name, const void *data, size_t len,
+			    unsigned mode)
+{
+	return virt_add(&s->virt, name, data, len, mode);
 }
 
 void fuse_server_set_max_write(struct fuse_server *s, uint32_t max_write)

@@ -95,6 +95,19 @@ size_t fuse_dispatch_payload(struct fuse_server *s, const struct iovec *in, int 
  * for a transport that cannot take bigger WRITEs. Call before serving requests. */
 void fuse_server_set_max_write(struct fuse_server *s, uint32_t max_write);
 
+/*
+ * Adds a virtual read-only regular file NAME in the share's root directory, answered from
+ * memory: LOOKUP finds it (it shadows a host file of the same name), no listing shows it,
+ * GETATTR/OPEN(O_RDONLY)/READ/FLUSH/RELEASE/GETXATTR(ENODATA)/LISTXATTR(empty)/ACCESS/
+ * STATX(if served) work; every modifying request on it fails (EPERM, or EROFS on a ro share),
+ * open for writing fails with EACCES (EROFS on a ro share). mode is the permission bits
+ * (e.g. 0555 for the init binary, 0400 for the request; no set-id or sticky bit), owner
+ * root. The data is copied. Call before serving requests. Returns 0 or -errno (-EINVAL
+ * for a bad name or mode, -EEXIST, -ENOSPC beyond a small limit, -ENOMEM).
+ */
+int fuse_server_add_virtual(struct fuse_server *s, const char *name, const void *data, size_t len,
+			    unsigned mode);
+
 /* True once the client sent DESTROY (or the transport should stop). */
 bool fuse_server_destroyed(const struct fuse_server *s);
 

@@ -14,10 +14,12 @@
  *   one takes whatever is left).
  *
  * Every input gets a fresh server over a freshly reset tree (root/file, root/dir,
- * root/dir/sub, root/link -> file), a valid INIT, LOOKUPs and OPENs, so later opcodes
- * are reachable. A u64 of the form 0xAA000000000000XX in the header's nodeid or in the
- * first 64 argument bytes is replaced by entry XX of [root, file, dir, link, sub,
- * file fh, dir fh]: that is how seeds name live inodes and handles.
+ * root/dir/sub, root/link -> file) with two virtual files in the root (".nook-init",
+ * ".nook-run", see fuse_server_add_virtual), a valid INIT, LOOKUPs and OPENs, so later
+ * opcodes are reachable. A u64 of the form 0xAA000000000000XX in the header's nodeid or
+ * in the first 64 argument bytes is replaced by entry XX of [root, file, dir, link, sub,
+ * file fh, dir fh, virtual file]: that is how seeds name live inodes and handles (a
+ * virtual file's node id is also the fh of its opens).
  *
  * Each in- and out-iovec is its own exact-size allocation so ASan sees any access past
  * a piece. Invariants checked: reply length within the out buffers, equal to
@@ -53,6 +55,7 @@ static struct stat fz_base_st, fz_canary_st, fz_victim_st;
 static uint64_t fz_table[8];
 static uint64_t fz_unique;
 static uint8_t fz_big[FZ_BIG_OUT];
+static uint8_t fz_virt[5000];          /* contents of the virtual ".nook-init" */
 
 static int fz_rm(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -302,7 +305,7 @@ static void fz_setup(struct fuse_server *s)
 	fz_table[4] = fz_table[2] ? fz_lookup(s, fz_table[2], "sub") : 0;
 	fz_table[5] = fz_table[1] ? fz_open(s, FUSE_OPEN, fz_table[1], O_RDWR) : 0;
 	fz_table[6] = fz_table[2] ? fz_open(s, FUSE_OPENDIR, fz_table[2], O_RDONLY) : 0;
-	fz_table[7] = 0;
+	fz_table[7] = fz_lookup(s, FUSE_ROOT_ID, ".nook-init");
 }
 
 static void fz_subst(uint8_t *p)
@@ -374,6 +377,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!s) {
 		fprintf(stderr, "fuzz_fuse: fuse_server_new: %s\n", err);
+		abort();
+	}
+	/* Before INIT, as a transport adds them: 5000 bytes make reads end mid-page. */
+	if (fuse_server_add_virtual(s, ".nook-init", fz_virt, sizeof(fz_virt), 0555) ||
+	    fuse_server_add_virtual(s, ".nook-run", "NOOKRUN1", 9, 0400)) {
+		fprintf(stderr, "fuzz_fuse: fuse_server_add_virtual failed\n");
 		abort();
 	}
 	fz_setup(s);
