@@ -15,6 +15,7 @@
 struct virtq;
 
 /* Device ids (virtio spec 5). */
+#define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_FS 26
 
 /* Feature bits the transport / virtqueue layer handle. */
