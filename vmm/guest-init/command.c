@@ -1,0 +1,170 @@
+/*
+ * Starting the command of the built-in guest init: a vfork child that sets up the
+ * session, stdio, user and directory, then execs with the request's PATH.
+ *
+ * Everything here after vfork() runs in the child, on PID 1's memory while PID 1 is
+ * suspended: only system calls, the child's own stack and the spare argv slot are
+ * touched, and nothing that PID 1 reads afterwards is changed (errno aside).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#include "vmm/guest-init/init.h"
+#include "vmm/run_proto.h"
+
+_Static_assert(sizeof(gid_t) == sizeof(unsigned int), "request.h stores gids as unsigned int");
+
+/* "nook: WHAT: strerror(err)" on the command's stderr. */
+static void __attribute__((sentinel)) child_say(int err, const char *s, ...)
+{
+	struct line l = { 0 };
+	va_list ap;
+
+	add(&l, "nook: ");
+	va_start(ap, s);
+	add_list(&l, s, ap);
+	va_end(ap);
+	add(&l, ": ");
+	add(&l, error_text(err));
+	l.buf[l.len++] = '\n';
+	if (write(2, l.buf, l.len) < 0)
+		return;
+}
+
+/* execve, and a file without "#!" through /bin/sh as execvp(3) does. Returns errno. */
+static int try_exec(const char *path)
+{
+	char **sh = req.argv - 1;	/* the spare slot before argv (request.h) */
+	char *argv0 = req.argv[0];
+
+	execve(path, req.argv, req.envp);
+	if (errno != ENOEXEC)
+		return errno;
+	sh[0] = "/bin/sh";
+	sh[1] = (char *)path;
+	execve(sh[0], sh, req.envp);
+	req.argv[0] = argv0;
+	return ENOEXEC;
+}
+
+/* execvpe with the request's PATH (glibc's would search the init's own environment). */
+static int exec_command(void)
+{
+	const char *file = req.argv[0], *p = req.search_path;
+	size_t flen = strlen(file);
+	char path[RUN_REQ_MAX_PATH];
+	bool eacces = false;
+	int err;
+
+	if (strchr(file, '/'))
+		return try_exec(file);
+	if (flen >= sizeof(path))
+		return ENAMETOOLONG;
+	for (;;) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+
+		if (dlen + 1 + flen < sizeof(path)) {
+			memcpy(path, p, dlen);
+			if (dlen)	/* an empty entry is the working directory */
+				path[dlen++] = '/';
+			memcpy(path + dlen, file, flen + 1);
+			/* as execvp(3): not there, try the next; anything else is the answer */
+			switch ((err = try_exec(path))) {
+			case EACCES:
+				eacces = true;
+				break;
+			case ENOENT: case ENOTDIR: case ESTALE: case ENODEV: case ETIMEDOUT:
+				break;
+			default:
+				return err;
+			}
+		}
+		if (!*end)
+			return eacces ? EACCES : ENOENT;
+		p = end + 1;
+	}
+}
+
+/* tty mode: the console port becomes fds 0-2 and the session's controlling terminal. */
+static void child_tty(void)
+{
+	const char *path = tty_path;
+	int fd;
+
+	/* Everything closed first, so the open lands on fd 0 and two dup()s finish. */
+	close_range(0, ~0U, 0);
+	fd = open(path, O_RDWR | O_NOCTTY);
+	if (fd < 0) {
+		int err = errno;
+
+		path = console_path;
+		fd = open(path, O_RDWR | O_NOCTTY);
+		if (fd >= 0 && dup(fd) >= 0 && dup(fd) >= 0)
+			child_say(err, "cannot open ", tty_path, ", using ", path, NULL);
+	} else if (dup(fd) < 0 || dup(fd) < 0) {
+		child_say(errno, "cannot dup ", path, NULL);
+	}
+	/* Becoming the controlling terminal also makes our group its foreground group
+	 * (we are the session leader): no tcsetpgrp() needed. */
+	if (fd >= 0 && ioctl(0, TIOCSCTTY, 0))
+		child_say(errno, "cannot make ", path, " the controlling terminal", NULL);
+}
+
+static void __attribute__((noreturn, noinline)) child_main(void)
+{
+	const char *argv0 = req.argv[0];
+	int err;
+
+	/* Signal mask and dispositions are the kernel's defaults: PID 1 changes neither
+	 * before the fork, so nothing to reset here. Same for the umask (022). */
+	setsid();
+	if (req.tty)
+		child_tty();
+	else
+		close_range(3, ~0U, 0);
+	/* The init runs as root with no supplementary groups: only a change needs calls.
+	 * Raw calls, as glibc's posix_spawn makes them: the wrappers' setxid machinery
+	 * (broadcasting to other threads) has no business in a vfork child. */
+	if (req.uid || req.gid || req.ngroups) {
+		if (syscall(SYS_setgroups, (size_t)req.ngroups, req.groups) ||
+		    syscall(SYS_setgid, req.gid) || syscall(SYS_setuid, req.uid)) {
+			child_say(errno, "cannot switch to the user", NULL);
+			_exit(RUN_EXIT_SETUP);
+		}
+	}
+	if (strcmp(req.cwd, "/") && chdir(req.cwd)) {
+		child_say(errno, "cannot enter ", req.cwd, NULL);
+		_exit(RUN_EXIT_SETUP);
+	}
+	status_write(RUN_STATUS_MAGIC | RUN_STATUS_EXEC);
+	err = exec_command();
+	child_say(err, argv0, NULL);
+	switch (err) {
+	case ENOENT: case ENOTDIR:
+		_exit(RUN_EXIT_NOTFOUND);
+	case EACCES: case ENOEXEC: case EISDIR: case EPERM:
+		_exit(RUN_EXIT_NOEXEC);
+	default:
+		_exit(RUN_EXIT_SETUP);
+	}
+}
+
+/*
+ * vfork: the child shares our memory until it execs (we are suspended meanwhile), so
+ * no page tables are copied and no page is copied on write. It only makes system calls
+ * and writes the spare argv slot; child_main() never returns here.
+ */
+pid_t spawn_command(void)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		child_main();
+	return pid;
+}
