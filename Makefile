@@ -43,13 +43,18 @@ BENCH_TARGETS :=
 .PHONY: all nook test check-unit fuzz check-fuzz bench clean distclean
 .DEFAULT_GOAL := all
 
-# Area fragments (guest kernel, initramfs, integration tests, benchmarks).
-include $(sort $(wildcard guest-kernel-config/*.mk tests/*.mk tests/*/*.mk))
+# Area fragments (guest kernel, initramfs, the built-in guest init, integration tests,
+# benchmarks).
+include $(sort $(wildcard guest-kernel-config/*.mk vmm/*/*.mk tests/*.mk tests/*/*.mk))
+
+# The built-in guest init (vmm/guest-init/init.mk) is data linked into every binary that
+# holds vmm/run_mode.c: nook, the unit tests and the fuzz targets.
+EMBED_OBJS := $(RUN_INIT_OBJ)
 
 all: $(ALL_TARGETS)
 nook: $(BUILD)/nook
 
-$(BUILD)/nook: $(BUILD)/obj/vmm/main.o $(LIB_OBJS)
+$(BUILD)/nook: $(BUILD)/obj/vmm/main.o $(LIB_OBJS) $(EMBED_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c
@@ -61,7 +66,7 @@ $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN_FLAGS) $(CPPFLAGS_NOOK) -c -o $@ $<
 
-$(BUILD)/tests/unit-tests: $(UNIT_OBJS) $(ASAN_OBJS)
+$(BUILD)/tests/unit-tests: $(UNIT_OBJS) $(ASAN_OBJS) $(EMBED_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
@@ -77,7 +82,7 @@ $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(CLANG_WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS_NOOK) -c -o $@ $<
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(EMBED_OBJS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(CLANG_WARN) -O1 -g -fsanitize=fuzzer,address,undefined -I. -o $@ $^ $(LDLIBS)
 

@@ -17,6 +17,31 @@ enum console_mode {
 	CONSOLE_FILE,	/* output appended to console_path, no input */
 };
 
+/* `nook run [options] -- CMD [ARGS...]`: run one command in the guest (vmm/run_*.c). */
+#define RUN_MAX_DIRS		6	/* --rwdir / --rodir in all */
+#define RUN_MAX_ENV		4096	/* -e options */
+#define RUN_MAX_ENV_FILES	16
+
+struct run_config {
+	bool active;			/* a command follows "--" */
+	char **argv;			/* the guest command (main's argv), argc >= 1 */
+	int argc;
+	bool host_root;			/* --host-root: the host's / read-only */
+	const char *dirs[RUN_MAX_DIRS];	/* --rwdir / --rodir, in command-line order */
+	bool dir_rw[RUN_MAX_DIRS];
+	int nr_dirs;
+	const char *cwd;		/* --cwd (NULL: host cwd under --host-root, else /) */
+	const char *env[RUN_MAX_ENV];	/* -e K=V or -e K (taken from the host) */
+	int nr_env;
+	const char *env_files[RUN_MAX_ENV_FILES];
+	int nr_env_files;
+	const char *user;		/* --user UID[:GID] or NAME[:GROUP] */
+	const char *hostname;		/* --hostname (default nook) */
+	const char *modules;		/* --modules DIR (NULL: the host's, when it exists) */
+	uint64_t timeout_ms;		/* --timeout S (0: none) */
+	bool verbose;			/* -v: guest kernel console on stderr */
+};
+
 struct vm_config {
 	char kernel[CONFIG_PATH_MAX];	/* --kernel, or the build's guest/vmlinux */
 	char initrd[CONFIG_PATH_MAX];	/* --initrd, or guest/initramfs.cpio; "" = none */
@@ -32,6 +57,7 @@ struct vm_config {
 	const char *fs_specs[CONFIG_MAX_FS];	/* --fs PATH[,tag=..,...], repeatable */
 	int nr_fs;
 	const char *root;			/* --root PATH */
+	struct run_config run;
 };
 
 enum cli_result {
@@ -43,6 +69,9 @@ enum cli_result {
 /* Parses `run` options (argv[0] == "run"). err gets one line on CLI_ERROR. */
 enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			      size_t errlen);
+
+/* Index of the first "--" in argv (the guest command follows), or -1. */
+int cli_find_command(int argc, char **argv);
 
 /* "512M", "2G", "65536K", "1073741824B"; a bare number means MiB. 0 on success. */
 int cli_parse_size(const char *s, uint64_t *out);

@@ -11,6 +11,12 @@ int console_open(struct console *c, const struct vm_config *cfg, char *err, size
 	memset(c, 0, sizeof(*c));
 	c->in_fd = -1;
 	c->out_fd = -1;
+	/* Running a command: the kernel console is only kept for error reports, or shown
+	 * on stderr with -v; the command's stdio has its own device. */
+	if (cfg->run.active) {
+		c->out_fd = cfg->run.verbose ? STDERR_FILENO : -1;
+		return 0;
+	}
 	switch (cfg->console) {
 	case CONSOLE_NONE:
 		return 0;
@@ -50,9 +56,25 @@ void console_close(struct console *c)
 	c->in_fd = -1;
 }
 
+size_t console_tail(const struct console *c, char *buf, size_t len)
+{
+	uint64_t total = c->tail_total;
+	size_t n = total < CONSOLE_TAIL_SIZE ? (size_t)total : CONSOLE_TAIL_SIZE;
+
+	if (n > len)
+		n = len;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)c->tail[(total - n + i) % CONSOLE_TAIL_SIZE];
+	return n;
+}
+
 void console_write(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct console *c = opaque;
+
+	for (size_t i = 0; i < len; i++)
+		c->tail[(c->tail_total + i) % CONSOLE_TAIL_SIZE] = buf[i];
+	c->tail_total += len;
 
 	while (c->out_fd >= 0 && len) {
 		ssize_t n = write(c->out_fd, buf, len);

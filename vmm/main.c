@@ -5,7 +5,9 @@
 
 #include "fs/fuse_server.h"
 #include "vmm/config.h"
+#include "vmm/kconfig.h"
 #include "vmm/log.h"
+#include "vmm/run_mode.h"
 #include "vmm/vm.h"
 
 /* Replaced by fs/fuse_server.c when the FUSE server is built in. */
@@ -27,7 +29,8 @@ static int main_run(int argc, char **argv)
 		return 0;
 	case CLI_ERROR:
 		log_err("%s", err);
-		return NOOK_EXIT_ERROR;
+		/* A command run keeps 0-124 for the command's own statuses. */
+		return cli_find_command(argc, argv) > 0 ? RUN_EXIT_NOOK_ERROR : NOOK_EXIT_ERROR;
 	case CLI_RUN:
 		break;
 	}
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
 		printf("nook %s\n", NOOK_VERSION);
 		return 0;
 	}
+	if (!strcmp(cmd, "kconfig"))
+		return kconfig_print(stdout) ? NOOK_EXIT_ERROR : 0;
 	if (!strcmp(cmd, "run"))
 		return main_run(argc - 1, argv + 1);
 	/* fs/fuse_server.h: fs_serve_main sees argv[0] == "serve". */

@@ -18,6 +18,7 @@
 #include "arch/x86_64/mptable.h"
 #include "arch/x86_64/pvm.h"
 #include "vmm/log.h"
+#include "vmm/run_mode.h"
 #include "vmm/vm_internal.h"
 
 /* Start of the nook process, for the boot timer and first-entry figures. */
@@ -339,7 +340,7 @@ static void vm_pvpanic_event(void *opaque, uint8_t events)
 	}
 }
 
-static int vm_setup_legacy(struct vm *vm)
+static int vm_setup_legacy(struct vm *vm, const struct vm_config *cfg)
 {
 	int r;
 
@@ -375,6 +376,10 @@ static int vm_setup_legacy(struct vm *vm)
 	if (!r)
 		r = vm_register_mmio(vm, LAYOUT_BOOT_TIMER, LAYOUT_BOOT_TIMER_SIZE, &boot_timer_ops,
 				     &vm->boot_timer, "boot timer");
+	run_status_init(&vm->run_status);
+	if (!r && cfg->run.active)
+		r = vm_register_mmio(vm, LAYOUT_RUN_STATUS, LAYOUT_RUN_STATUS_SIZE, &run_status_ops,
+				     &vm->run_status, "run status");
 	if (r) {
 		log_err("registering legacy devices: %s", strerror(-r));
 		return -1;
@@ -494,6 +499,14 @@ static void vm_on_signal(int fd, uint32_t events, void *opaque)
 
 	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
+	if (si.ssi_signo == SIGWINCH) {
+		run_window_changed(vm);
+		return;
+	}
+	/* Running a command, the first signal goes to it (it may clean up); a second one
+	 * stops the guest. */
+	if (run_relay_signal(vm, (int)si.ssi_signo))
+		return;
 	log_warn("received %s, stopping the guest", strsignal((int)si.ssi_signo));
 	vm_request_stop(vm, NOOK_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
 }
@@ -607,7 +620,8 @@ static void vm_report_boot_timer(struct vm *vm, const struct vm_config *cfg)
 {
 	uint64_t ns = atomic_load(&vm->boot_timer.elapsed_ns);
 
-	if (ns) {
+	/* A command's stderr is the command's: the figure shows with -v only. */
+	if (ns && (!cfg->run.active || cfg->run.verbose)) {
 		fprintf(stderr, "nook: boot-timer: guest init reached after %.3f ms\n", ns / 1e6);
 		if (cfg->boot_timer)
 			printf("boot-timer: %.3f ms\n", ns / 1e6);
@@ -643,6 +657,7 @@ int vm_run(const struct vm_config *cfg)
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGHUP);
+	sigaddset(&stop_signals, SIGWINCH);	/* tty mode: the guest terminal's size */
 	pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
 	vcpu_install_kick_handler();
 	/* A closed stdout pipe must not kill nook mid-guest: writes then just fail. */
@@ -665,7 +680,9 @@ int vm_run(const struct vm_config *cfg)
 		goto out;
 	}
 	serial_ready = i8042_ready = true;
-	if (vm_setup_legacy(vm))
+	if (vm_setup_legacy(vm, cfg))
+		goto out;
+	if (cfg->run.active && run_prepare(vm, cfg))
 		goto out;
 	if (vm_setup_devices(vm, cfg))
 		goto out;
@@ -710,6 +727,7 @@ int vm_run(const struct vm_config *cfg)
 			vm_request_stop(vm, NOOK_EXIT_ERROR);
 			break;
 		}
+		vm->guest_ran = true;
 	}
 	if (!atomic_load(&vm->stopping) && evl_run(&vm->loop))
 		log_err("event loop: %s", strerror(errno));
@@ -717,6 +735,8 @@ int vm_run(const struct vm_config *cfg)
 out:
 	vm_teardown(vm, serial_ready, i8042_ready);
 	vm_report_boot_timer(vm, cfg);
+	if (cfg->run.active)
+		status = run_exit_status(vm, status, vm->guest_ran);
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	free(vm);
 	return status;

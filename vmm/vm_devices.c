@@ -1,8 +1,10 @@
 /*
  * Devices the command line asks for beyond the legacy set: one virtio-fs device per
- * --fs share, and one more for --root. Each share has its own FUSE server (own inode
- * table and options) behind its own virtio-mmio transport, so shares never see each
- * other's node ids and a reset of one leaves the others alone.
+ * --fs share, one more for --root (or --host-root), and for a command run one per
+ * --rwdir/--rodir (plus kernel modules) and the stdio console (vmm/run_mode.c). Each
+ * share has its own FUSE server (own inode table and options) behind its own
+ * virtio-mmio transport, so shares never see each other's node ids and a reset of one
+ * leaves the others alone.
  */
 #include "vmm/vm.h"
 
@@ -15,6 +17,8 @@
 #include "fs/fuse_server.h"
 #include "fs/virtio_fs.h"
 #include "vmm/log.h"
+#include "vmm/run_mode.h"
+#include "vmm/run_request.h"
 
 /* The tag --root's share gets; the guest finds it through root=TAG. */
 #define VM_ROOT_TAG "nook-root"
@@ -45,7 +49,8 @@ static void vm_fs_teardown(void *opaque)
 	free(sh);
 }
 
-static int vm_fs_add(struct vm *vm, const struct fs_spec *spec)
+/* Creates one share; *srv_out (may be NULL) gets its server. */
+static int vm_fs_add(struct vm *vm, const struct fs_spec *spec, struct fuse_server **srv_out)
 {
 	struct vm_fs_share *sh = calloc(1, sizeof(*sh));
 	struct virtio_mmio_host host;
@@ -94,25 +99,63 @@ static int vm_fs_add(struct vm *vm, const struct fs_spec *spec)
 	}
 	log_info("virtio-fs '%s' -> %s at 0x%llx gsi %u%s", spec->tag, spec->opts.source,
 		 (unsigned long long)base, gsi, spec->opts.readonly ? " (read-only)" : "");
+	if (srv_out)
+		*srv_out = sh->srv;
 	return 0;
+}
+
+/* A command run's extra shares: --rwdir/--rodir at their own paths, kernel modules. */
+static int vm_run_specs(struct vm *vm, const struct vm_config *cfg, struct fs_spec *specs)
+{
+	const struct run_plan *p = run_get_plan(vm);
+	char spec[CONFIG_PATH_MAX + 64], err[512];
+	int n = 0;
+
+	for (int i = 0; i < p->nr_mounts; i++, n++) {
+		snprintf(spec, sizeof(spec), "%s,tag=%s%s", p->mounts[i].path, p->mounts[i].tag,
+			 p->mounts[i].rw ? "" : ",ro");
+		if (fs_spec_parse(spec, &specs[n], err, sizeof(err))) {
+			log_err("--%s %s: %s", p->mounts[i].rw ? "rwdir" : "rodir",
+				p->mounts[i].path, err);
+			return -1;
+		}
+	}
+	if (p->modules_tag[0]) {
+		snprintf(spec, sizeof(spec), "%s,tag=%s,ro", p->modules_dir, p->modules_tag);
+		if (fs_spec_parse(spec, &specs[n], err, sizeof(err))) {
+			log_err("--modules %s: %s", p->modules_dir, err);
+			return -1;
+		}
+		n++;
+	}
+	return n;
 }
 
 int vm_setup_devices(struct vm *vm, const struct vm_config *cfg)
 {
-	struct fs_spec specs[CONFIG_MAX_FS + 1];
+	struct fs_spec specs[CONFIG_MAX_FS + RUN_MAX_DIRS + 2];
+	struct fuse_server *root_srv = NULL;
 	int n = 0;
 	char err[512];
 
-	if (cfg->root) {
-		char spec[CONFIG_PATH_MAX + 64];
+	if (cfg->root || cfg->run.host_root) {
+		char spec[CONFIG_PATH_MAX + 64], root[CONFIG_PATH_MAX + 8];
 
 		/* --root PATH[,options]: the same spec as --fs, with a fixed tag. */
-		snprintf(spec, sizeof(spec), "%s,tag=" VM_ROOT_TAG, cfg->root);
+		snprintf(spec, sizeof(spec), "%s,tag=" VM_ROOT_TAG,
+			 run_root_spec(cfg, root, sizeof(root)));
 		if (fs_spec_parse(spec, &specs[n], err, sizeof(err))) {
-			log_err("--root %s: %s", cfg->root, err);
+			log_err("--root %s: %s", root, err);
 			return -1;
 		}
 		n++;
+	}
+	if (cfg->run.active) {
+		int extra = vm_run_specs(vm, cfg, specs + n);
+
+		if (extra < 0)
+			return -1;
+		n += extra;
 	}
 	for (int i = 0; i < cfg->nr_fs; i++, n++) {
 		if (fs_spec_parse(cfg->fs_specs[i], &specs[n], err, sizeof(err))) {
@@ -128,11 +171,14 @@ int vm_setup_devices(struct vm *vm, const struct vm_config *cfg)
 		}
 	}
 	for (int i = 0; i < n; i++)
-		if (vm_fs_add(vm, &specs[i]))
+		if (vm_fs_add(vm, &specs[i], i == 0 ? &root_srv : NULL))
 			return -1;
-	if (cfg->root && vm_cmdline_add(vm, "root=" VM_ROOT_TAG " rootfstype=virtiofs rw")) {
+	if ((cfg->root || cfg->run.host_root) &&
+	    vm_cmdline_add(vm, "root=" VM_ROOT_TAG " rootfstype=virtiofs rw")) {
 		log_err("--root: guest command line too long");
 		return -1;
 	}
+	if (cfg->run.active)
+		return run_attach(vm, root_srv);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include "devices/boot_timer.h"
 #include "devices/i8042.h"
 #include "devices/pvpanic.h"
+#include "devices/run_status.h"
 #include "devices/serial.h"
 #include "vmm/console.h"
 #include "vmm/event_loop.h"
@@ -57,6 +58,9 @@ struct vm {
 	struct pvpanic pvpanic;
 	struct boot_timer boot_timer;
 	struct cmos cmos;
+	struct run_status run_status;	/* `nook run -- CMD`: the init's report */
+	struct run_state *run;		/* vmm/run_mode.c; NULL for a plain boot */
+	bool guest_ran;			/* a vCPU was started */
 
 	char dev_cmdline[VM_DEV_CMDLINE_MAX];	/* parameters devices add */
 	int nr_virtio;

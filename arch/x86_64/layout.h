@@ -47,6 +47,9 @@
 /* Boot timer: first page of the gap; the test init writes the byte 123 at offset 0. */
 #define LAYOUT_BOOT_TIMER	0xc0000000ULL
 #define LAYOUT_BOOT_TIMER_SIZE	0x1000ULL
+/* Run-status register of `nook run -- CMD` (vmm/run_proto.h): the second page of the gap. */
+#define LAYOUT_RUN_STATUS	0xc0001000ULL
+#define LAYOUT_RUN_STATUS_SIZE	0x1000ULL
 /* virtio-mmio windows: 4 KiB each from here, interrupt GSI LAYOUT_VIRTIO_GSI_BASE + n. */
 #define LAYOUT_VIRTIO_MMIO_BASE	0xd0000000ULL
 #define LAYOUT_VIRTIO_MMIO_SIZE	0x1000ULL

@@ -1,0 +1,13 @@
+# `nook run -- CMD` with the real guest kernel and the built-in init (tests/integration/run.sh).
+.PHONY: check-run
+TEST_TARGETS += check-run
+
+check-run: $(BUILD)/nook $(if $(GUEST_DIR),$(GUEST_DIR)/vmlinux)
+	tests/integration/run.sh $(BUILD)
+
+# `nook kconfig` is a subset of what our own guest kernel has (tests/integration/kconfig_check.sh).
+.PHONY: check-kconfig
+TEST_TARGETS += check-kconfig
+
+check-kconfig: $(BUILD)/nook $(if $(GUEST_DIR),$(GUEST_DIR)/vmlinux)
+	tests/integration/kconfig_check.sh $(BUILD)

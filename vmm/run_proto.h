@@ -1,0 +1,76 @@
+/*
+ * The contract between `nook run -- CMD` (host) and the built-in guest init
+ * (vmm/guest-init/). Both sides include this header; the init is built without nook's
+ * other headers, so this file stays plain C with no includes.
+ *
+ * How a run reaches the guest:
+ *  - The root share's FUSE server answers a LOOKUP of two names in the root directory
+ *    that no listing shows: RUN_INIT_NAME (the static init, mode 0555) and
+ *    RUN_REQUEST_NAME (the run request below, mode 0400). The kernel boots with
+ *    `init=/` RUN_INIT_NAME; nothing is written into the user's directory.
+ *  - The run request is a sequence of NUL-terminated records. The first is RUN_MAGIC;
+ *    every other record is one tag byte followed by its value (see RUN_REC_*). Unknown
+ *    tags are ignored by the init (newer host, older init). argv and env never go
+ *    through the kernel command line.
+ *  - Stdio travels over virtio-console ports named below (pipe mode), or over the
+ *    console port (/dev/hvc0) when the host side is a terminal (tty mode).
+ *  - The exit status goes to the run-status register: a 32-bit write at guest-physical
+ *    LAYOUT_RUN_STATUS (arch/x86_64/layout.h, repeated here as RUN_STATUS_GPA) through
+ *    /dev/mem. Then the init syncs and reboots (i8042 reset), and nook exits with it.
+ */
+#ifndef NOOK_VMM_RUN_PROTO_H
+#define NOOK_VMM_RUN_PROTO_H
+
+/* Lookup-only entries of the root share. */
+#define RUN_INIT_NAME		".nook-init"
+#define RUN_REQUEST_NAME	".nook-run"
+
+/* First record of a run request. */
+#define RUN_MAGIC		"NOOKRUN1"
+
+/* Record tags (the byte before the value). Repeatable ones say so. */
+#define RUN_REC_ARG		'a'	/* argv[i], repeatable, in order; argv[0] is the program */
+#define RUN_REC_ENV		'e'	/* "KEY=VALUE", repeatable: the command's whole environment */
+#define RUN_REC_CWD		'c'	/* working directory of the command */
+#define RUN_REC_UID		'u'	/* decimal uid (default 0) */
+#define RUN_REC_GID		'g'	/* decimal gid (default 0) */
+#define RUN_REC_GROUPS		'G'	/* decimal supplementary gid, repeatable (default none) */
+#define RUN_REC_HOSTNAME	'h'	/* hostname */
+#define RUN_REC_TTY		't'	/* "1": stdio is the console port /dev/hvc0 (tty mode) */
+#define RUN_REC_HOST_ROOT	'H'	/* "1": the root is the host's / (read-only on the host) */
+#define RUN_REC_OVERLAY		'o'	/* directory to cover with a tmpfs-backed overlay,
+					 * repeatable; skipped when it does not exist */
+#define RUN_REC_TMPFS		'T'	/* directory to cover with an empty tmpfs, repeatable */
+#define RUN_REC_MOUNT		'm'	/* "rw:TAG:PATH" or "ro:TAG:PATH": mount virtio-fs TAG at
+					 * PATH, repeatable, in order (TAG has no ':') */
+#define RUN_REC_MODULES		'k'	/* virtio-fs TAG to mount read-only at
+					 * /lib/modules/$(uname -r) */
+#define RUN_REC_VERBOSE		'v'	/* "1": the init reports its steps on the kernel console */
+
+/* virtio-console ports (PORT_NAME) in pipe mode; the init finds them through
+ * /sys/class/virtio-ports/vport*p* /name and opens /dev/vportNpM. */
+#define RUN_PORT_STDIN		"nook.stdin"
+#define RUN_PORT_STDOUT		"nook.stdout"
+#define RUN_PORT_STDERR		"nook.stderr"
+/* Host -> init control port: each byte the host sends is a signal number the init
+ * delivers to the command's process group (SIGINT/SIGTERM/SIGHUP relayed from nook). */
+#define RUN_PORT_CTL		"nook.ctl"
+/* The console port (multiport port 0, /dev/hvc0 in the guest) used in tty mode. */
+#define RUN_PORT_TTY		"nook.tty"
+
+/* Run-status register (4 bytes at RUN_STATUS_GPA, written with one 32-bit store). */
+#define RUN_STATUS_GPA		0xc0001000UL
+#define RUN_STATUS_MAGIC	0x4e4b0000u	/* "NK" in the upper half */
+#define RUN_STATUS_EXIT		0x0000u		/* | code (0-255): the command's exit status */
+#define RUN_STATUS_INIT		0x0100u		/* the init started (a timestamp for bench) */
+#define RUN_STATUS_EXEC		0x0200u		/* the init is about to exec the command */
+#define RUN_STATUS_KIND_MASK	0xff00u
+#define RUN_STATUS_CODE_MASK	0x00ffu
+
+/* Exit statuses the init reports itself (as the shells and container runtimes do). */
+#define RUN_EXIT_SETUP		125	/* the init could not set the command up */
+#define RUN_EXIT_NOEXEC		126	/* found but not executable */
+#define RUN_EXIT_NOTFOUND	127	/* command not found */
+#define RUN_EXIT_SIGNAL_BASE	128	/* + signal number */
+
+#endif
