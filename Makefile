@@ -45,11 +45,13 @@ BENCH_TARGETS :=
 
 # Area fragments (guest kernel, initramfs, the built-in guest init, integration tests,
 # benchmarks).
-include $(sort $(wildcard guest-kernel-config/*.mk vmm/*/*.mk tests/*.mk tests/*/*.mk))
+include $(sort $(wildcard guest-kernel-config/*.mk vmm/*/*.mk))
 
 # The built-in guest init (vmm/guest-init/init.mk) is data linked into every binary that
-# holds vmm/run_mode.c: nook, the unit tests and the fuzz targets.
+# holds vmm/run_mode.c: nook, the unit tests, the fuzz targets and the test fragments'
+# programs (defined before tests/ is included: prerequisites expand as they are read).
 EMBED_OBJS := $(RUN_INIT_OBJ)
+include $(sort $(wildcard tests/*.mk tests/*/*.mk))
 
 all: $(ALL_TARGETS)
 nook: $(BUILD)/nook

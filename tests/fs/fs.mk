@@ -24,7 +24,7 @@ $(BUILD)/tests/fs-tests: $(FS_TEST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
-$(BUILD)/tests/fs-dispatch-tests: $(FS_DISPATCH_OBJS) $(ASAN_OBJS)
+$(BUILD)/tests/fs-dispatch-tests: $(FS_DISPATCH_OBJS) $(ASAN_OBJS) $(EMBED_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
