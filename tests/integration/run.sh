@@ -81,7 +81,7 @@ fi
 
 # ---- the big pipe-mode boot
 rw=$tmp/rw
-mkdir -p "$rw"
+mkdir -p "$rw" "$tmp/lower-dir/sub"
 head -c 10M /dev/urandom >"$tmp/stdin"
 want_sum=$(sha256sum <"$tmp/stdin" | cut -d' ' -f1)
 echo "host-visible $$" >"$rw/host-file"
@@ -103,6 +103,7 @@ echo "uname $(uname -r)"
 echo "host-file $(cat '"$rw"'/host-file)"
 echo guest >/etc/'"$marker"' && echo "etc-write ok $(cat /etc/'"$marker"')"
 echo guest >/tmp/'"$marker"' && echo "tmp-write ok"
+rm -r '"$tmp"'/lower-dir && mkdir '"$tmp"'/lower-dir && echo "overlay-recreate ok"
 if touch /'"$marker"' 2>/dev/null; then echo "root-write allowed"; else echo "root-write refused"; fi
 echo from-guest >'"$rw"'/from-guest && echo "rwdir-write ok"
 exit 42'
@@ -125,6 +126,7 @@ check "--host-root reads host files" "host-file host-visible $$"
 check "/etc is writable in the guest" "etc-write ok guest"
 check "/tmp is writable in the guest" "tmp-write ok"
 check "the host root refuses writes" "root-write refused"
+check "a host directory can be removed and made again in an overlay" "overlay-recreate ok"
 check "--rwdir writes succeed" "rwdir-write ok"
 if grep -q '^uname .*nook' "$tmp/out"; then pass "pipe boot: runs the guest kernel"; else fail "pipe boot: uname"; fi
 if grep -Fqx to-stderr "$tmp/err" && ! grep -q to-stderr "$tmp/out"; then
@@ -133,7 +135,7 @@ else
 	fail "pipe boot: stderr"
 fi
 if [ "$(cat "$rw/from-guest" 2>/dev/null)" = from-guest ]; then pass "pipe boot: --rwdir write reached the host"; else fail "pipe boot: --rwdir write not on the host"; fi
-if [ ! -e "/etc/$marker" ] && [ ! -e "/tmp/$marker" ] && [ ! -e "/$marker" ]; then
+if [ ! -e "/etc/$marker" ] && [ ! -e "/tmp/$marker" ] && [ ! -e "/$marker" ] && [ -d "$tmp/lower-dir/sub" ]; then
 	pass "pipe boot: no trace of guest writes on the host"
 else
 	fail "pipe boot: guest writes leaked to the host"
