@@ -269,12 +269,6 @@ static void run_teardown(void *opaque)
 	rs->timer_fd = -1;
 }
 
-static int run_console_ioeventfd(void *ctx, uint64_t addr, uint32_t len, uint64_t datamatch,
-				 int fd)
-{
-	return vm_add_ioeventfd(ctx, addr, len, datamatch, fd);
-}
-
 static int run_add_console(struct vm *vm, struct run_state *rs)
 {
 	struct virtio_console_port_cfg ports[RUN_NR_PORTS] = {
@@ -284,11 +278,7 @@ static int run_add_console(struct vm *vm, struct run_state *rs)
 		[RUN_P_STDERR] = { .name = RUN_PORT_STDERR, .in_fd = -1, .out_fd = -1 },
 		[RUN_P_CTL] = { .name = RUN_PORT_CTL, .in_fd = -1, .out_fd = -1 },
 	};
-	struct virtio_mmio_host host;
 	char err[256];
-	uint64_t base;
-	uint32_t gsi;
-	int r;
 
 	if (pipe2(rs->ctl_pipe, O_CLOEXEC | O_NONBLOCK)) {
 		log_err("pipe: %s", strerror(errno));
@@ -313,26 +303,8 @@ static int run_add_console(struct vm *vm, struct run_state *rs)
 		log_err("virtio-console: %s", err);
 		return -1;
 	}
-	if (vm_alloc_virtio_slot(vm, &base, &gsi)) {
-		log_err("virtio-console: no free virtio-mmio slot");
+	if (vm_add_virtio(vm, &virtio_console_dev_ops, rs->con, "virtio-console", &rs->transport))
 		return -1;
-	}
-	host = (struct virtio_mmio_host){
-		.ctx = vm, .mem = vm_mem(vm), .base = base, .add_ioeventfd = run_console_ioeventfd,
-	};
-	rs->transport = virtio_mmio_create(&host, &virtio_console_dev_ops, rs->con);
-	if (!rs->transport) {
-		log_err("virtio-console: cannot create the virtio-mmio transport");
-		return -1;
-	}
-	r = vm_add_irqfd(vm, gsi, virtio_mmio_irq_fd(rs->transport));
-	if (!r)
-		r = vm_register_mmio(vm, base, VIRTIO_MMIO_WINDOW, &virtio_mmio_bus_ops,
-				     rs->transport, "virtio-console");
-	if (r) {
-		log_err("virtio-console: cannot wire the device: %s", strerror(-r));
-		return -1;
-	}
 	if (rs->tty) {
 		run_window_changed(vm);
 		if (run_make_raw(rs))

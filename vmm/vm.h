@@ -43,6 +43,14 @@ int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, const struct bu
 /* Next free virtio-mmio window (4 KiB) and its GSI from arch/x86_64/layout.h; also adds
  * `virtio_mmio.device=4K@0xADDR:GSI` to the guest command line. 0 or -ENOSPC. */
 int vm_alloc_virtio_slot(struct vm *vm, uint64_t *base, uint32_t *gsi);
+/* Puts dev (a virtio device's ops and state) behind the next virtio-mmio window, with
+ * its kicks on ioeventfds and its interrupt on an irqfd; *out gets the transport, which
+ * the caller destroys after the vCPUs stopped. what names the device in messages.
+ * 0, or -1 after one error line. */
+struct virtio_dev_ops;
+struct virtio_mmio;
+int vm_add_virtio(struct vm *vm, const struct virtio_dev_ops *ops, void *dev, const char *what,
+		  struct virtio_mmio **out);
 /* Adds one parameter (e.g. "root=TAG rootfstype=virtiofs rw") to the device part of the
  * guest command line, before --append. 0 or -ENOSPC. */
 int vm_cmdline_add(struct vm *vm, const char *param);

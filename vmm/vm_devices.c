@@ -29,9 +29,42 @@ struct vm_fs_share {
 	struct virtio_mmio *transport;
 };
 
-static int vm_fs_ioeventfd(void *ctx, uint64_t addr, uint32_t len, uint64_t datamatch, int fd)
+static int vm_virtio_ioeventfd(void *ctx, uint64_t addr, uint32_t len, uint64_t datamatch,
+			       int fd)
 {
 	return vm_add_ioeventfd(ctx, addr, len, datamatch, fd);
+}
+
+int vm_add_virtio(struct vm *vm, const struct virtio_dev_ops *ops, void *dev, const char *what,
+		  struct virtio_mmio **out)
+{
+	struct virtio_mmio_host host;
+	uint64_t base;
+	uint32_t gsi;
+	int r;
+
+	*out = NULL;
+	if (vm_alloc_virtio_slot(vm, &base, &gsi)) {
+		log_err("%s: no free virtio-mmio slot (too many devices)", what);
+		return -1;
+	}
+	host = (struct virtio_mmio_host){
+		.ctx = vm, .mem = vm_mem(vm), .base = base, .add_ioeventfd = vm_virtio_ioeventfd,
+	};
+	*out = virtio_mmio_create(&host, ops, dev);
+	if (!*out) {
+		log_err("%s: cannot create the virtio-mmio transport", what);
+		return -1;
+	}
+	r = vm_add_irqfd(vm, gsi, virtio_mmio_irq_fd(*out));
+	if (!r)
+		r = vm_register_mmio(vm, base, VIRTIO_MMIO_WINDOW, &virtio_mmio_bus_ops, *out, what);
+	if (r) {
+		log_err("%s: cannot wire the device: %s", what, strerror(-r));
+		return -1;
+	}
+	log_info("%s at 0x%llx gsi %u", what, (unsigned long long)base, gsi);
+	return 0;
 }
 
 /* Runs after the vCPUs stopped: transport first (it resets the device and stops its
@@ -53,11 +86,8 @@ static void vm_fs_teardown(void *opaque)
 static int vm_fs_add(struct vm *vm, const struct fs_spec *spec, struct fuse_server **srv_out)
 {
 	struct vm_fs_share *sh = calloc(1, sizeof(*sh));
-	struct virtio_mmio_host host;
-	char err[256];
-	uint64_t base;
-	uint32_t gsi;
-	int r, threads;
+	char err[256], what[FS_SPEC_TAG_MAX + 32];
+	int threads;
 
 	if (!sh || vm_at_teardown(vm, vm_fs_teardown, sh)) {
 		free(sh);
@@ -77,28 +107,11 @@ static int vm_fs_add(struct vm *vm, const struct fs_spec *spec, struct fuse_serv
 		log_err("--fs %s: %s", spec->opts.source, err);
 		return -1;
 	}
-	if (vm_alloc_virtio_slot(vm, &base, &gsi)) {
-		log_err("--fs %s: no free virtio-mmio slot (too many devices)", spec->opts.source);
+	snprintf(what, sizeof(what), "virtio-fs '%.*s'", FS_SPEC_TAG_MAX, spec->tag);
+	if (vm_add_virtio(vm, &virtio_fs_dev_ops, sh->fs, what, &sh->transport))
 		return -1;
-	}
-	host = (struct virtio_mmio_host){
-		.ctx = vm, .mem = vm_mem(vm), .base = base, .add_ioeventfd = vm_fs_ioeventfd,
-	};
-	sh->transport = virtio_mmio_create(&host, &virtio_fs_dev_ops, sh->fs);
-	if (!sh->transport) {
-		log_err("--fs %s: cannot create the virtio-mmio transport", spec->opts.source);
-		return -1;
-	}
-	r = vm_add_irqfd(vm, gsi, virtio_mmio_irq_fd(sh->transport));
-	if (!r)
-		r = vm_register_mmio(vm, base, VIRTIO_MMIO_WINDOW, &virtio_mmio_bus_ops,
-				     sh->transport, "virtio-fs");
-	if (r) {
-		log_err("--fs %s: cannot wire the device: %s", spec->opts.source, strerror(-r));
-		return -1;
-	}
-	log_info("virtio-fs '%s' -> %s at 0x%llx gsi %u%s", spec->tag, spec->opts.source,
-		 (unsigned long long)base, gsi, spec->opts.readonly ? " (read-only)" : "");
+	log_info("virtio-fs '%s' -> %s%s", spec->tag, spec->opts.source,
+		 spec->opts.readonly ? " (read-only)" : "");
 	if (srv_out)
 		*srv_out = sh->srv;
 	return 0;
