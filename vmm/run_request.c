@@ -3,13 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/err.h"
 #include "vmm/run_proto.h"
 
 /* Directories of the host's root the guest may write to, each on a tmpfs-backed overlay.
@@ -18,19 +18,6 @@
 static const char *const run_overlay_dirs[] = {
 	"/etc", "/var", "/home", "/root", "/tmp",
 };
-
-static int run_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int run_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int run_plan_setenv(struct run_plan *p, const char *kv)
 {
@@ -69,15 +56,15 @@ static int run_env_item(struct run_plan *p, const char *item, char *err, size_t 
 	int r;
 
 	if (strchr(item, '='))
-		return run_plan_setenv(p, item) ? run_fail(err, errlen, "out of memory") : 0;
+		return run_plan_setenv(p, item) ? err_printf(err, errlen, "out of memory") : 0;
 	v = getenv(item);
 	if (!v)
 		return 0;
 	if (asprintf(&kv, "%s=%s", item, v) < 0)
-		return run_fail(err, errlen, "out of memory");
+		return err_printf(err, errlen, "out of memory");
 	r = run_plan_setenv(p, kv);
 	free(kv);
-	return r ? run_fail(err, errlen, "out of memory") : 0;
+	return r ? err_printf(err, errlen, "out of memory") : 0;
 }
 
 /* K=V lines; blank lines and lines starting with # are skipped; "K" alone as -e K. */
@@ -90,7 +77,7 @@ static int run_env_file(struct run_plan *p, const char *path, char *err, size_t 
 	int lineno = 0, r = 0;
 
 	if (!f)
-		return run_fail(err, errlen, "--env-file %s: %s", path, strerror(errno));
+		return err_printf(err, errlen, "--env-file %s: %s", path, strerror(errno));
 	while (!r && (n = getline(&line, &cap, f)) >= 0) {
 		char *s = line;
 
@@ -102,7 +89,7 @@ static int run_env_file(struct run_plan *p, const char *path, char *err, size_t 
 		if (!*s || *s == '#')
 			continue;
 		if (*s == '=' || strlen(s) != (size_t)(n - (s - line)))
-			r = run_fail(err, errlen, "--env-file %s:%d: expected K=V", path, lineno);
+			r = err_printf(err, errlen, "--env-file %s:%d: expected K=V", path, lineno);
 		else
 			r = run_env_item(p, s, err, errlen);
 	}
@@ -208,7 +195,7 @@ static int run_resolve_user(const struct run_config *r, const char *root, struct
 	if (!r->user)
 		return 0;
 	if (strlen(r->user) >= sizeof(user))
-		return run_fail(err, errlen, "--user: too long");
+		return err_printf(err, errlen, "--user: too long");
 	strcpy(user, r->user);
 	colon = strchr(user, ':');
 	if (colon)
@@ -216,13 +203,13 @@ static int run_resolve_user(const struct run_config *r, const char *root, struct
 	found = run_lookup_user(root, user, &p->uid, &p->gid, home, homelen);
 	if (found <= 0) {
 		if (!run_parse_id(user, &p->uid))
-			return run_fail(err, errlen, "--user %s: unknown user (not in %s/etc/passwd)",
+			return err_printf(err, errlen, "--user %s: unknown user (not in %s/etc/passwd)",
 					r->user, strcmp(root, "/") ? root : "");
 		p->gid = 0;
 		snprintf(home, homelen, "%s", p->uid ? "/" : "/root");
 	}
 	if (colon && !run_parse_id(colon, &p->gid) && !run_lookup_group(root, colon, &p->gid))
-		return run_fail(err, errlen, "--user %s: unknown group '%s'", r->user, colon);
+		return err_printf(err, errlen, "--user %s: unknown group '%s'", r->user, colon);
 	return 0;
 }
 
@@ -243,11 +230,11 @@ static int run_resolve_dirs(const struct run_config *r, const char *root, struct
 		struct stat st;
 
 		if (!realpath(r->dirs[i], p->dirs[i]))
-			return run_fail(err, errlen, "%s %s: %s", opt, r->dirs[i], strerror(errno));
+			return err_printf(err, errlen, "%s %s: %s", opt, r->dirs[i], strerror(errno));
 		if (stat(p->dirs[i], &st) || !S_ISDIR(st.st_mode))
-			return run_fail(err, errlen, "%s %s: not a directory", opt, r->dirs[i]);
+			return err_printf(err, errlen, "%s %s: not a directory", opt, r->dirs[i]);
 		if (!strcmp(p->dirs[i], "/"))
-			return run_fail(err, errlen, "%s /: share the root with --host-root", opt);
+			return err_printf(err, errlen, "%s /: share the root with --host-root", opt);
 		/* Under --root the mount point must already exist in that tree: the init
 		 * never creates directories in the user's root. */
 		if (strcmp(root, "/")) {
@@ -255,7 +242,7 @@ static int run_resolve_dirs(const struct run_config *r, const char *root, struct
 
 			snprintf(inside, sizeof(inside), "%s%s", root, p->dirs[i]);
 			if (!run_is_dir(inside))
-				return run_fail(err, errlen, "%s %s: no directory %s in the root %s to "
+				return err_printf(err, errlen, "%s %s: no directory %s in the root %s to "
 						"mount it on", opt, r->dirs[i], p->dirs[i], root);
 		}
 		snprintf(m->tag, sizeof(m->tag), "nook-%s%d", r->dir_rw[i] ? "rw" : "ro", i);
@@ -282,11 +269,11 @@ int run_plan_build(const struct vm_config *cfg, const char *root_dir, bool tty,
 		return -1;
 	snprintf(kv, sizeof(kv), "HOME=%s", home);
 	if (run_plan_setenv(p, "PATH=" RUN_DEFAULT_PATH) || run_plan_setenv(p, kv))
-		return run_fail(err, errlen, "out of memory");
+		return err_printf(err, errlen, "out of memory");
 	/* A terminal keeps the host's TERM (the guest draws on it); pipes get "dumb". */
 	snprintf(kv, sizeof(kv), "TERM=%s", tty && term && *term ? term : tty ? "linux" : "dumb");
 	if (run_plan_setenv(p, kv))
-		return run_fail(err, errlen, "out of memory");
+		return err_printf(err, errlen, "out of memory");
 	for (int i = 0; i < r->nr_env_files; i++)
 		if (run_env_file(p, r->env_files[i], err, errlen))
 			return -1;

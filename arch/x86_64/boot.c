@@ -2,13 +2,13 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "arch/x86_64/layout.h"
+#include "vmm/err.h"
 
 #define BOOT_HDR_OFFSET		0x1f1
 #define BOOT_HDR_MAGIC		0x53726448	/* "HdrS" */
@@ -17,19 +17,6 @@
 #define BOOT_ENTRY64_OFFSET	0x200	/* startup_64 relative to the protected-mode code */
 #define BOOT_E820_RAM		1
 #define BOOT_E820_RESERVED	2
-
-static int boot_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int boot_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* Offset/size within the file, checked without overflow. */
 static bool boot_in_file(size_t flen, uint64_t off, uint64_t size)
@@ -118,20 +105,20 @@ int boot_load_elf_file(struct guest_mem *m, const struct boot_file *f, struct bo
 
 	memset(bi, 0, sizeof(*bi));
 	if (len < sizeof(eh))
-		return boot_fail(err, errlen, "ELF kernel truncated (%zu bytes)", len);
+		return err_printf(err, errlen, "ELF kernel truncated (%zu bytes)", len);
 	if (boot_read(f, 0, &eh, sizeof(eh)))
-		return boot_fail(err, errlen, "cannot read the ELF header");
+		return err_printf(err, errlen, "cannot read the ELF header");
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG))
-		return boot_fail(err, errlen, "not an ELF file");
+		return err_printf(err, errlen, "not an ELF file");
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
-		return boot_fail(err, errlen, "ELF kernel is not 64-bit (class %u)", eh.e_ident[EI_CLASS]);
+		return err_printf(err, errlen, "ELF kernel is not 64-bit (class %u)", eh.e_ident[EI_CLASS]);
 	if (eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64)
-		return boot_fail(err, errlen, "ELF kernel is not x86_64 (machine %u)", eh.e_machine);
+		return err_printf(err, errlen, "ELF kernel is not x86_64 (machine %u)", eh.e_machine);
 	if (eh.e_type != ET_EXEC)
-		return boot_fail(err, errlen, "ELF kernel is not an executable (type %u)", eh.e_type);
+		return err_printf(err, errlen, "ELF kernel is not an executable (type %u)", eh.e_type);
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    !boot_in_file(len, eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr)))
-		return boot_fail(err, errlen, "ELF program headers invalid or truncated");
+		return err_printf(err, errlen, "ELF program headers invalid or truncated");
 
 	bi->load_start = UINT64_MAX;
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -139,19 +126,19 @@ int boot_load_elf_file(struct guest_mem *m, const struct boot_file *f, struct bo
 		uint8_t *dst;
 
 		if (boot_read(f, eh.e_phoff + i * sizeof(ph), &ph, sizeof(ph)))
-			return boot_fail(err, errlen, "cannot read ELF program header %u", i);
+			return err_printf(err, errlen, "cannot read ELF program header %u", i);
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		if (ph.p_filesz > ph.p_memsz || !boot_in_file(len, ph.p_offset, ph.p_filesz))
-			return boot_fail(err, errlen, "ELF segment %u truncated or invalid", i);
+			return err_printf(err, errlen, "ELF segment %u truncated or invalid", i);
 		/* Keep the low boot structures (zero page, tables, MP table) intact. */
 		dst = ph.p_paddr < LAYOUT_HIMEM_START ? NULL : gmem_ptr(m, ph.p_paddr, ph.p_memsz);
 		if (!dst)
-			return boot_fail(err, errlen,
+			return err_printf(err, errlen,
 					 "ELF segment %u [0x%llx, +0x%llx) lies outside guest RAM", i,
 					 (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
 		if (boot_fill(f, ph.p_offset, dst, ph.p_filesz))
-			return boot_fail(err, errlen, "cannot read ELF segment %u", i);
+			return err_printf(err, errlen, "cannot read ELF segment %u", i);
 		boot_zero(dst + ph.p_filesz, ph.p_memsz - ph.p_filesz);
 		if (ph.p_paddr < bi->load_start)
 			bi->load_start = ph.p_paddr;
@@ -162,9 +149,9 @@ int boot_load_elf_file(struct guest_mem *m, const struct boot_file *f, struct bo
 		loads++;
 	}
 	if (!loads)
-		return boot_fail(err, errlen, "ELF kernel has no loadable segment");
+		return err_printf(err, errlen, "ELF kernel has no loadable segment");
 	if (!entry_ok)
-		return boot_fail(err, errlen, "ELF entry point 0x%llx is not in a loaded segment",
+		return err_printf(err, errlen, "ELF entry point 0x%llx is not in a loaded segment",
 				 (unsigned long long)eh.e_entry);
 	bi->entry = eh.e_entry;
 	bi->initrd_max = LAYOUT_INITRD_MAX;
@@ -190,18 +177,18 @@ int boot_load_bzimage_file(struct guest_mem *m, const struct boot_file *f,
 
 	memset(bi, 0, sizeof(*bi));
 	if (len < BOOT_HDR_OFFSET + sizeof(h))
-		return boot_fail(err, errlen, "bzImage truncated (%zu bytes)", len);
+		return err_printf(err, errlen, "bzImage truncated (%zu bytes)", len);
 	if (boot_read(f, BOOT_HDR_OFFSET, &h, sizeof(h)) || boot_read(f, 0x201, &jump, 1))
-		return boot_fail(err, errlen, "cannot read the bzImage setup header");
+		return err_printf(err, errlen, "cannot read the bzImage setup header");
 	if (h.boot_flag != BOOT_FLAG_MAGIC || h.header != BOOT_HDR_MAGIC)
-		return boot_fail(err, errlen, "not a bzImage (no HdrS setup header)");
+		return err_printf(err, errlen, "not a bzImage (no HdrS setup header)");
 	if (h.version < BOOT_MIN_PROTOCOL)
-		return boot_fail(err, errlen, "bzImage boot protocol %u.%02u is older than 2.06",
+		return err_printf(err, errlen, "bzImage boot protocol %u.%02u is older than 2.06",
 				 h.version >> 8, h.version & 0xff);
 	if (!(h.xloadflags & XLF_KERNEL_64))
-		return boot_fail(err, errlen, "bzImage has no 64-bit entry point (XLF_KERNEL_64)");
+		return err_printf(err, errlen, "bzImage has no 64-bit entry point (XLF_KERNEL_64)");
 	if (!(h.loadflags & LOADED_HIGH))
-		return boot_fail(err, errlen, "bzImage is not a high-loaded (bzImage) kernel");
+		return err_printf(err, errlen, "bzImage is not a high-loaded (bzImage) kernel");
 
 	/* The header runs from 0x1f1 to 0x202 + the jump offset at 0x201. */
 	hdr_len = 0x202 + (size_t)jump - BOOT_HDR_OFFSET;
@@ -212,12 +199,12 @@ int boot_load_bzimage_file(struct guest_mem *m, const struct boot_file *f,
 
 	setup_size = ((size_t)(h.setup_sects ? h.setup_sects : 4) + 1) * 512;
 	if (setup_size >= len)
-		return boot_fail(err, errlen, "bzImage truncated (setup %zu bytes, file %zu)",
+		return err_printf(err, errlen, "bzImage truncated (setup %zu bytes, file %zu)",
 				 setup_size, len);
 	payload = len - setup_size;
 	/* syssize counts the protected-mode code in 16-byte paragraphs. */
 	if ((uint64_t)h.syssize * 16 > payload)
-		return boot_fail(err, errlen, "bzImage truncated (payload %zu bytes, header says %llu)",
+		return err_printf(err, errlen, "bzImage truncated (payload %zu bytes, header says %llu)",
 				 payload, (unsigned long long)h.syssize * 16);
 
 	if (h.relocatable_kernel) {
@@ -226,7 +213,7 @@ int boot_load_bzimage_file(struct guest_mem *m, const struct boot_file *f,
 		load = h.version >= 0x20a && h.pref_address >= LAYOUT_HIMEM_START ?
 			h.pref_address : LAYOUT_KERNEL_LOAD;
 		if (align & (align - 1))
-			return boot_fail(err, errlen, "bzImage kernel_alignment 0x%llx invalid",
+			return err_printf(err, errlen, "bzImage kernel_alignment 0x%llx invalid",
 					 (unsigned long long)align);
 		load = (load + align - 1) & ~(align - 1);
 	} else {
@@ -238,11 +225,11 @@ int boot_load_bzimage_file(struct guest_mem *m, const struct boot_file *f,
 		need = h.init_size;
 	dst = load < LAYOUT_HIMEM_START ? NULL : gmem_ptr(m, load, need);
 	if (!dst)
-		return boot_fail(err, errlen,
+		return err_printf(err, errlen,
 				 "bzImage needs [0x%llx, +0x%llx) of RAM, outside guest RAM",
 				 (unsigned long long)load, (unsigned long long)need);
 	if (boot_fill(f, setup_size, dst, payload))
-		return boot_fail(err, errlen, "cannot read the bzImage payload");
+		return err_printf(err, errlen, "cannot read the bzImage payload");
 
 	bi->is_bzimage = true;
 	bi->entry = load + BOOT_ENTRY64_OFFSET;
@@ -268,7 +255,7 @@ int boot_load_kernel_file(struct guest_mem *m, const struct boot_file *f,
 	if (len >= BOOT_HDR_OFFSET + sizeof(struct setup_header) &&
 	    !boot_read(f, 0x202, magic, 4) && !memcmp(magic, "HdrS", 4))
 		return boot_load_bzimage_file(m, f, bi, err, errlen);
-	return boot_fail(err, errlen, "not a kernel image (neither ELF vmlinux nor bzImage, %zu bytes)", len);
+	return err_printf(err, errlen, "not a kernel image (neither ELF vmlinux nor bzImage, %zu bytes)", len);
 }
 
 int boot_load_initrd_file(struct guest_mem *m, const struct boot_image *bi,
@@ -281,7 +268,7 @@ int boot_load_initrd_file(struct guest_mem *m, const struct boot_image *bi,
 	void *dst;
 
 	if (m->nr_regions < 1)
-		return boot_fail(err, errlen, "no guest RAM");
+		return err_printf(err, errlen, "no guest RAM");
 	if (bi->initrd_max < UINT64_MAX && top > bi->initrd_max + 1)
 		top = bi->initrd_max + 1;
 	if (len == 0) {
@@ -289,17 +276,17 @@ int boot_load_initrd_file(struct guest_mem *m, const struct boot_image *bi,
 		return 0;
 	}
 	if (len > top || ((top - len) & ~0xfffULL) < bi->load_end)
-		return boot_fail(err, errlen,
+		return err_printf(err, errlen,
 				 "initrd (%zu bytes) does not fit in guest RAM above the kernel "
 				 "(usable 0x%llx..0x%llx); raise --memory", len,
 				 (unsigned long long)bi->load_end, (unsigned long long)top);
 	start = (top - len) & ~0xfffULL;
 	dst = gmem_ptr(m, start, len);
 	if (!dst)
-		return boot_fail(err, errlen, "initrd placement 0x%llx outside RAM",
+		return err_printf(err, errlen, "initrd placement 0x%llx outside RAM",
 				 (unsigned long long)start);
 	if (boot_fill(f, 0, dst, len))
-		return boot_fail(err, errlen, "cannot read the initrd");
+		return err_printf(err, errlen, "cannot read the initrd");
 	*addr = start;
 	return 0;
 }
@@ -349,12 +336,12 @@ int boot_write_zero_page(struct guest_mem *m, const struct boot_image *bi, const
 	size_t clen = strlen(cmdline) + 1;
 
 	if (!bp)
-		return boot_fail(err, errlen, "guest RAM too small for the zero page");
+		return err_printf(err, errlen, "guest RAM too small for the zero page");
 	if (clen > bi->cmdline_max)
-		return boot_fail(err, errlen, "kernel command line too long (%zu bytes, kernel "
+		return err_printf(err, errlen, "kernel command line too long (%zu bytes, kernel "
 				 "accepts %u)", clen - 1, bi->cmdline_max - 1);
 	if (gmem_write(m, LAYOUT_CMDLINE, cmdline, clen))
-		return boot_fail(err, errlen, "guest RAM too small for the command line");
+		return err_printf(err, errlen, "guest RAM too small for the command line");
 
 	memset(bp, 0, sizeof(*bp));
 	bp->hdr = bi->hdr;

@@ -2,7 +2,6 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/boot.h"
+#include "vmm/err.h"
 
 #define KINFO_HDR_OFFSET	0x1f1	/* struct setup_header in a bzImage */
 #define KINFO_HDR_MAGIC_OFFSET	0x202	/* "HdrS" */
@@ -80,21 +80,6 @@ struct kinfo_scan {
 	bool found[KINFO_F_NR];
 	char version[KINFO_VERSION_MAX];
 };
-
-static int kinfo_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int kinfo_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static bool kinfo_in_file(uint64_t fsize, uint64_t off, uint64_t n)
 {
@@ -285,33 +270,33 @@ static int kinfo_elf(int fd, uint64_t fsize, struct kernel_info *ki, char *err, 
 	int note_segs = 0;
 
 	if (kinfo_pread(fd, fsize, 0, &eh, sizeof(eh)))
-		return kinfo_fail(err, errlen, "ELF kernel truncated (%llu bytes)",
+		return err_printf(err, errlen, "ELF kernel truncated (%llu bytes)",
 				  (unsigned long long)fsize);
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
 	    eh.e_machine != EM_X86_64)
-		return kinfo_fail(err, errlen, "ELF file is not an x86-64 kernel (class %u, "
+		return err_printf(err, errlen, "ELF file is not an x86-64 kernel (class %u, "
 				  "machine %u): build with ARCH=x86_64 (CONFIG_64BIT=y)",
 				  eh.e_ident[EI_CLASS], eh.e_machine);
 	ki->elf = true;
 	if (eh.e_type != ET_EXEC)
-		return kinfo_fail(err, errlen, "ELF file is not an executable (type %u): pass "
+		return err_printf(err, errlen, "ELF file is not an executable (type %u): pass "
 				  "vmlinux, not an object or a module", eh.e_type);
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    !kinfo_in_file(fsize, eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr)))
-		return kinfo_fail(err, errlen, "ELF program headers invalid or truncated");
+		return err_printf(err, errlen, "ELF program headers invalid or truncated");
 
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 
 		if (kinfo_pread(fd, fsize, eh.e_phoff + (uint64_t)i * sizeof(ph), &ph, sizeof(ph)))
-			return kinfo_fail(err, errlen, "cannot read ELF program header %u", i);
+			return err_printf(err, errlen, "cannot read ELF program header %u", i);
 		if (ph.p_type == PT_NOTE && !ki->pvh && note_segs++ < KINFO_NOTE_SEGS_MAX)
 			ki->pvh = kinfo_elf_notes(fd, fsize, &ph);
 		if (ph.p_type != PT_LOAD || ph.p_filesz == 0)
 			continue;
 		/* The same test as the loader: a half-copied vmlinux fails here, early. */
 		if (!kinfo_in_file(fsize, ph.p_offset, ph.p_filesz))
-			return kinfo_fail(err, errlen, "ELF kernel truncated: segment %u ends at "
+			return err_printf(err, errlen, "ELF kernel truncated: segment %u ends at "
 					  "0x%llx, the file has %llu bytes", i,
 					  (unsigned long long)ph.p_offset +
 					  (unsigned long long)ph.p_filesz,
@@ -322,7 +307,7 @@ static int kinfo_elf(int fd, uint64_t fsize, struct kernel_info *ki, char *err, 
 			hi = ph.p_offset + ph.p_filesz;
 	}
 	if (hi <= lo)
-		return kinfo_fail(err, errlen, "ELF kernel has no loadable segment");
+		return err_printf(err, errlen, "ELF kernel has no loadable segment");
 
 	/*
 	 * Only the span of the loaded segments is searched, once however the segments
@@ -333,7 +318,7 @@ static int kinfo_elf(int fd, uint64_t fsize, struct kernel_info *ki, char *err, 
 		return 0;
 	memset(&sc, 0, sizeof(sc));
 	if (kinfo_scan_range(fd, fsize, lo, hi - lo, &sc))
-		return kinfo_fail(err, errlen, "cannot read the ELF kernel (I/O error, out of "
+		return err_printf(err, errlen, "cannot read the ELF kernel (I/O error, out of "
 				  "memory, or the file shrank meanwhile)");
 	ki->has_virtiofs = sc.found[KINFO_F_VIRTIOFS];
 	ki->has_virtio_console = sc.found[KINFO_F_CONSOLE];
@@ -368,10 +353,10 @@ static int kinfo_bzimage(int fd, uint64_t fsize, struct kernel_info *ki, char *e
 
 	ki->bzimage = true;
 	if (kinfo_pread(fd, fsize, KINFO_HDR_OFFSET, &h, sizeof(h)))
-		return kinfo_fail(err, errlen, "bzImage truncated (%llu bytes)",
+		return err_printf(err, errlen, "bzImage truncated (%llu bytes)",
 				  (unsigned long long)fsize);
 	if (h.boot_flag != KINFO_BOOT_FLAG)
-		return kinfo_fail(err, errlen, "not a bzImage (HdrS without the 0xaa55 boot flag)");
+		return err_printf(err, errlen, "not a bzImage (HdrS without the 0xaa55 boot flag)");
 	ki->boot_proto = h.version;
 	/* before 2.12 the xloadflags bytes were padding: no 64-bit entry is promised */
 	ki->xloadflags_64 = h.version >= KINFO_PROTO_XLOADFLAGS && (h.xloadflags & XLF_KERNEL_64);
@@ -380,15 +365,15 @@ static int kinfo_bzimage(int fd, uint64_t fsize, struct kernel_info *ki, char *e
 	kinfo_bz_version(fd, fsize, &h, setup_size, ki);
 
 	if (h.version < BOOT_MIN_PROTOCOL)
-		return kinfo_fail(err, errlen, "bzImage boot protocol %u.%02u is older than 2.06",
+		return err_printf(err, errlen, "bzImage boot protocol %u.%02u is older than 2.06",
 				  h.version >> 8, h.version & 0xff);
 	if (!ki->xloadflags_64)
-		return kinfo_fail(err, errlen, "bzImage has no 64-bit entry point (XLF_KERNEL_64): "
+		return err_printf(err, errlen, "bzImage has no 64-bit entry point (XLF_KERNEL_64): "
 				  "build an x86_64 kernel (CONFIG_64BIT=y)");
 	if (!(h.loadflags & LOADED_HIGH))
-		return kinfo_fail(err, errlen, "bzImage is not a high-loaded (bzImage) kernel");
+		return err_printf(err, errlen, "bzImage is not a high-loaded (bzImage) kernel");
 	if (setup_size >= fsize || (uint64_t)h.syssize * 16 > fsize - setup_size)
-		return kinfo_fail(err, errlen, "bzImage truncated (%llu bytes; its header says "
+		return err_printf(err, errlen, "bzImage truncated (%llu bytes; its header says "
 				  "%llu)", (unsigned long long)fsize,
 				  (unsigned long long)setup_size + (uint64_t)h.syssize * 16);
 	/* The kernel itself is compressed: its drivers stay unknown (-1). */
@@ -406,17 +391,17 @@ int kinfo_read(int fd, struct kernel_info *ki, char *err, size_t errlen)
 	ki->has_virtio_console = -1;
 	ki->has_virtio_mmio_cmdline = -1;
 	if (fstat(fd, &st))
-		return kinfo_fail(err, errlen, "cannot stat the kernel: %s", strerror(errno));
+		return err_printf(err, errlen, "cannot stat the kernel: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return kinfo_fail(err, errlen, "the kernel is not a regular file");
+		return err_printf(err, errlen, "the kernel is not a regular file");
 	if (st.st_size <= 0)
-		return kinfo_fail(err, errlen, "the kernel file is empty");
+		return err_printf(err, errlen, "the kernel file is empty");
 	fsize = (uint64_t)st.st_size;
 	if (!kinfo_pread(fd, fsize, 0, magic, SELFMAG) && !memcmp(magic, ELFMAG, SELFMAG))
 		return kinfo_elf(fd, fsize, ki, err, errlen);
 	if (!kinfo_pread(fd, fsize, KINFO_HDR_MAGIC_OFFSET, magic, 4) && !memcmp(magic, "HdrS", 4))
 		return kinfo_bzimage(fd, fsize, ki, err, errlen);
-	return kinfo_fail(err, errlen, "not an ELF vmlinux or a bzImage (%llu bytes)",
+	return err_printf(err, errlen, "not an ELF vmlinux or a bzImage (%llu bytes)",
 			  (unsigned long long)fsize);
 }
 
