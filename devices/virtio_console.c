@@ -1,23 +1,8 @@
 /*
- * virtio-console device: control protocol, port data, the device thread. See
- * devices/virtio_console.h.
- *
- * Locking: c->lock covers the queues (every struct virtq use, the active flags), the
- * generation, the pending control messages and the ports' protocol state; it is never
- * held across a blocking syscall, so reset() (called under the transport lock) and
- * config reads never wait for host I/O. c->tx_lock serialises guest -> host data (pop,
- * write, push) between the device thread and virtio_console_flush(), across the
- * blocking write, so chains reach the fd in ring order. Lock order: transport lock ->
- * tx_lock -> lock; device code never takes the transport lock.
- *
- * A reset bumps c->gen: chains popped before it are never pushed (a write in progress
- * may finish; it only reads guest RAM, which outlives the device), held rx chains are
- * forgotten. Host input goes through a per-port bounce buffer, so no read() (which can
- * block) runs while a guest buffer is in use, and bytes read but not yet delivered at a
- * reset stay there for the next driver: the stream loses nothing.
+ * virtio-console device: queues, port data, the device thread. The control protocol is
+ * in devices/virtio_console_ctrl.c; the shared state and its locking in
+ * devices/virtio_console_int.h. See devices/virtio_console.h.
  */
-#include "devices/virtio_console.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,100 +16,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "devices/virtq.h"
+#include "devices/virtio_console_int.h"
 #include "vmm/log.h"
 
-#define VCON_CTRL_RX 2u
-#define VCON_CTRL_TX 3u
-#define VCON_MAX_QUEUES (2 * (VIRTIO_CONSOLE_MAX_PORTS + 1))
-#define VCON_DATA_QUEUE_SIZE 128   /* as QEMU's virtio-serial: 512 KiB of guest rx pages */
-#define VCON_CTRL_QUEUE_SIZE 64
-/* Pop scratch: a legitimate chain has at most a queue's worth of descriptors, a few of
- * them split at RAM region boundaries; a hostile one gets the queue marked broken. */
-#define VCON_MAX_IOV (2 * VCON_DATA_QUEUE_SIZE)
-#define VCON_TX_BATCH 64           /* chains per writev batch */
-#define VCON_TX_BATCH_IOV IOV_MAX  /* iovecs per batch: one writev */
 #define VCON_BOUNCE (64 * 1024)    /* one read() fills 16 of Linux's page-sized buffers */
 #define VCON_RX_READS 16           /* reads per port per pass: 1 MiB, then others' turn */
-#define VCON_ROUND 64              /* control chains per pass */
-#define VCON_HDR ((uint32_t)sizeof(struct virtio_console_control))
-#define VCON_MSG_MAX (VCON_HDR + VIRTIO_CONSOLE_NAME_MAX)
-/* Distinct messages we can owe a port: PORT_ADD, CONSOLE_PORT, RESIZE, PORT_NAME,
- * PORT_OPEN 1 and 0. Duplicates are merged, so this bound is never reached by a guest
- * that merely repeats itself while posting no control rx buffers. */
-#define VCON_PENDING_MAX (6 * VIRTIO_CONSOLE_MAX_PORTS + 2)
-#define VCON_MAX_PFD (1 + VCON_MAX_QUEUES + VIRTIO_CONSOLE_MAX_PORTS)
-
-_Static_assert(VCON_MAX_QUEUES <= 64, "queues must fit VIRTIO_MMIO_MAX_QUEUES");
-_Static_assert(VIRTIO_CONSOLE_MAX_PORTS < 32, "reset-close mask is a uint32_t");
-
-struct vcon_queue {
-	struct virtq *vq;    /* the transport's, valid while active */
-	int kick_fd;
-	bool active;
-};
-
-struct vcon_msg {
-	uint32_t len;
-	uint8_t buf[VCON_MSG_MAX];
-};
-
-struct vcon_port {
-	/* Configuration, fixed at create. */
-	char *name;
-	size_t name_len;
-	bool console;
-	int in_fd, out_fd;
-	/* Protocol state (c->lock). */
-	bool ready;          /* PORT_READY(1) seen from this driver */
-	bool guest_open;     /* the guest has the port open */
-	bool host_open;      /* host side connected: has an fd and in_fd not at delivered EOF */
-	bool size_set;
-	uint16_t rows, cols;
-	bool rx_held;        /* rx_e is a popped rx chain waiting for data */
-	struct virtq_elem rx_e;
-	struct iovec *rx_iov;
-	/* Device thread only. */
-	uint8_t *bounce;
-	size_t bounce_off, bounce_len;
-	bool in_eof;         /* in_fd returned EOF or failed: never read again */
-	bool in_ready;       /* poll() saw in_fd readable */
-	/* tx_lock. */
-	bool out_failed;     /* an out_fd error was logged */
-};
-
-/* poll() slots: 0 the wake eventfd, 1 + q queue q's kick eventfd, 1 + nq + p port p's
- * in_fd; fd -1 (which poll skips) where nothing is wanted. */
-struct vcon_pollset {
-	struct pollfd pfd[VCON_MAX_PFD];
-	uint64_t gen;   /* c->gen when built */
-};
-
-struct virtio_console {
-	uint32_t nr_ports, nq;
-	struct vcon_port *ports;
-	int cfg_port;                /* first console port: config cols/rows, or -1 */
-
-	pthread_mutex_t lock;
-	struct vcon_queue q[VCON_MAX_QUEUES];
-	uint64_t gen;                /* bumped by every reset */
-	bool stop;
-	uint32_t reset_closed;       /* ports a reset closed, for the observer */
-	struct vcon_msg pending[VCON_PENDING_MAX];
-	uint32_t pend_head, pend_count;
-	struct iovec rd[VCON_MAX_IOV], wr[VCON_MAX_IOV];   /* pop scratch */
-	void (*open_cb)(void *opaque, uint32_t port, bool open);
-	void *open_opaque;
-
-	pthread_mutex_t tx_lock;
-	struct iovec tx_iov[VCON_TX_BATCH_IOV + VCON_MAX_IOV], tx_wr[VCON_MAX_IOV];
-	uint16_t tx_heads[VCON_TX_BATCH];
-
-	int wake_fd;                 /* queue start, reset, resize, stop */
-	pthread_t thread;
-	bool thread_running;
-	struct vcon_pollset ps;      /* device thread only */
-};
 
 static uint32_t vcon_rx_q(uint32_t port) { return port ? 2 + 2 * port : 0; }
 static uint32_t vcon_tx_q(uint32_t port) { return port ? 3 + 2 * port : 1; }
@@ -135,21 +31,15 @@ static int vcon_q_port(uint32_t qi)
 	return qi < 2 ? 0 : qi < 4 ? -1 : (int)(qi / 2 - 1);
 }
 
-static void vcon_wake(struct virtio_console *c)
+void vcon_wake(struct virtio_console *c)
 {
 	if (eventfd_write(c->wake_fd, 1) < 0)
 		log_err("virtio-console: wake eventfd: %s", strerror(errno));
 }
 
-/* c->lock held. */
-static struct vcon_queue *vcon_live(struct virtio_console *c, uint32_t qi)
-{
-	return qi < c->nq && c->q[qi].active ? &c->q[qi] : NULL;
-}
-
 /* Pop under c->lock; when the ring is empty, re-arm notifications and look once more
  * (a buffer added meanwhile would otherwise wait for a kick that never comes). */
-static int vcon_pop(struct virtq *vq, struct virtq_elem *e)
+int vcon_pop(struct virtq *vq, struct virtq_elem *e)
 {
 	int rc = virtq_pop(vq, e);
 
@@ -159,8 +49,8 @@ static int vcon_pop(struct virtq *vq, struct virtq_elem *e)
 }
 
 /* Copy up to len bytes between buf and iovecs (to_iov: buf -> iov). Returns the count. */
-static size_t vcon_iov_copy(const struct iovec *iov, uint32_t n, uint8_t *buf, size_t len,
-			    bool to_iov)
+size_t vcon_iov_copy(const struct iovec *iov, uint32_t n, uint8_t *buf, size_t len,
+		     bool to_iov)
 {
 	size_t done = 0;
 
@@ -174,197 +64,6 @@ static size_t vcon_iov_copy(const struct iovec *iov, uint32_t n, uint8_t *buf, s
 		done += k;
 	}
 	return done;
-}
-
-int virtio_console_parse_ctrl(const void *buf, size_t len, uint32_t nr_ports,
-			      struct virtio_console_control *out)
-{
-	struct virtio_console_control m;
-
-	if (!buf || len < sizeof(m))
-		return -EINVAL;
-	memcpy(&m, buf, sizeof(m));   /* one copy; only the copy is checked and used */
-	if (m.value > 1)
-		return -EINVAL;
-	switch (m.event) {
-	case VIRTIO_CONSOLE_DEVICE_READY:
-		break;   /* names no port */
-	case VIRTIO_CONSOLE_PORT_READY:
-	case VIRTIO_CONSOLE_PORT_OPEN:
-		if (m.id >= nr_ports)
-			return -ERANGE;
-		break;
-	default:
-		return -EOPNOTSUPP;
-	}
-	*out = m;
-	return 0;
-}
-
-/* Queue a message for the guest (c->lock held). A message already pending is not
- * queued twice; a newer RESIZE replaces a pending one for the same port. */
-static void vcon_put_msg(struct virtio_console *c, uint32_t id, uint16_t event,
-			 uint16_t value, const void *extra, uint32_t extra_len)
-{
-	struct virtio_console_control h = { .id = id, .event = event, .value = value };
-	struct vcon_msg *m;
-
-	for (uint32_t i = 0; i < c->pend_count; i++) {
-		struct virtio_console_control ph;
-
-		m = &c->pending[(c->pend_head + i) % VCON_PENDING_MAX];
-		memcpy(&ph, m->buf, sizeof(ph));
-		if (event == VIRTIO_CONSOLE_RESIZE && ph.event == event && ph.id == id) {
-			memcpy(m->buf + VCON_HDR, extra, extra_len);
-			return;
-		}
-		if (m->len == VCON_HDR + extra_len && !memcmp(m->buf, &h, sizeof(h)) &&
-		    (!extra_len || !memcmp(m->buf + VCON_HDR, extra, extra_len)))
-			return;
-	}
-	if (c->pend_count == VCON_PENDING_MAX) {
-		log_warn("virtio-console: control queue full; event %u for port %u dropped",
-			 event, id);
-		return;
-	}
-	m = &c->pending[(c->pend_head + c->pend_count++) % VCON_PENDING_MAX];
-	memcpy(m->buf, &h, sizeof(h));
-	if (extra_len)
-		memcpy(m->buf + VCON_HDR, extra, extra_len);
-	m->len = VCON_HDR + extra_len;
-}
-
-/* Hand pending messages to the guest's control rx buffers (c->lock held). */
-static void vcon_ctrl_send(struct virtio_console *c)
-{
-	struct vcon_queue *q = vcon_live(c, VCON_CTRL_RX);
-	bool pushed = false;
-
-	while (q && c->pend_count) {
-		struct vcon_msg *m = &c->pending[c->pend_head];
-		struct virtq_elem e = { .read = c->rd, .write = c->wr, .max_iov = VCON_MAX_IOV };
-		size_t n;
-
-		if (vcon_pop(q->vq, &e) <= 0)
-			break;   /* none posted yet (we get a kick), or broken */
-		n = vcon_iov_copy(e.write, e.nr_write, m->buf, m->len, true);
-		/* Linux posts page-sized buffers; a smaller one gets what fits, and the used
-		 * length says so. Guest mistakes are debug lines: a guest must not flood
-		 * the log (the transport warns once about broken rings). */
-		if (n < m->len)
-			log_debug("virtio-console: %u-byte control message truncated to %zu",
-				  m->len, n);
-		virtq_push(q->vq, e.head, (uint32_t)n);
-		pushed = true;
-		c->pend_head = (c->pend_head + 1) % VCON_PENDING_MAX;
-		c->pend_count--;
-	}
-	if (pushed)
-		virtq_signal(q->vq);
-}
-
-/* Everything the device tells the guest about a port it just readied (QEMU's order:
- * Linux needs CONSOLE_PORT before RESIZE, which it ignores on a non-console port). */
-static void vcon_port_ready(struct virtio_console *c, uint32_t id)
-{
-	struct vcon_port *p = &c->ports[id];
-
-	p->ready = true;
-	if (p->console) {
-		vcon_put_msg(c, id, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL, 0);
-		if (p->size_set) {
-			uint16_t sz[2] = { p->cols, p->rows };   /* see virtio_console_resize */
-
-			vcon_put_msg(c, id, VIRTIO_CONSOLE_RESIZE, 0, sz, sizeof(sz));
-		}
-	}
-	if (p->name)
-		/* No NUL: Linux sizes the name from the used length. */
-		vcon_put_msg(c, id, VIRTIO_CONSOLE_PORT_NAME, 1, p->name, (uint32_t)p->name_len);
-	/* Linux blocks a write to a port while the host is not connected; a port whose
-	 * input already ended (and was delivered) stays disconnected. */
-	if (p->host_open)
-		vcon_put_msg(c, id, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL, 0);
-}
-
-/* Act on one checked message (c->lock held). *cb_port is set when the observer must
- * hear about a guest open/close. */
-static void vcon_handle_ctrl(struct virtio_console *c, const struct virtio_console_control *m,
-			     int *cb_port, bool *cb_open)
-{
-	switch (m->event) {
-	case VIRTIO_CONSOLE_DEVICE_READY:
-		if (!m->value) {
-			log_warn("virtio-console: guest driver failed to set up the device");
-			break;
-		}
-		for (uint32_t i = 0; i < c->nr_ports; i++)
-			vcon_put_msg(c, i, VIRTIO_CONSOLE_PORT_ADD, 1, NULL, 0);
-		break;
-	case VIRTIO_CONSOLE_PORT_READY:
-		/* Also sent without DEVICE_READY by a driver restoring from hibernation. */
-		if (m->value)
-			vcon_port_ready(c, m->id);
-		else
-			log_warn("virtio-console: guest failed to add port %u", m->id);
-		break;
-	case VIRTIO_CONSOLE_PORT_OPEN:
-		if (c->ports[m->id].guest_open != (bool)m->value) {
-			c->ports[m->id].guest_open = m->value;
-			*cb_port = (int)m->id;
-			*cb_open = m->value;
-		}
-		break;
-	}
-}
-
-/* Take one control tx chain (c->lock held). False when there is none. */
-static bool vcon_ctrl_recv_one(struct virtio_console *c, int *cb_port, bool *cb_open)
-{
-	struct vcon_queue *q = vcon_live(c, VCON_CTRL_TX);
-	struct virtq_elem e = { .read = c->rd, .write = c->wr, .max_iov = VCON_MAX_IOV };
-	uint8_t raw[sizeof(struct virtio_console_control)];
-	struct virtio_console_control m;
-	size_t n;
-	int rc;
-
-	if (!q || vcon_pop(q->vq, &e) <= 0)
-		return false;
-	/* Only the header is copied: the chain's claimed length buys the guest nothing. */
-	n = vcon_iov_copy(e.read, e.nr_read, raw, sizeof(raw), false);
-	rc = virtio_console_parse_ctrl(raw, n, c->nr_ports, &m);
-	if (rc == 0)
-		vcon_handle_ctrl(c, &m, cb_port, cb_open);
-	else
-		log_debug("virtio-console: control message ignored (%llu bytes): %s",
-			  (unsigned long long)e.read_len, strerror(-rc));
-	/* Always returned: Linux spins until its control message is used. */
-	virtq_push(q->vq, e.head, 0);
-	virtq_signal(q->vq);
-	return true;
-}
-
-/* Drain the control tx queue, answering as we go. True if the budget ran out. */
-static bool vcon_ctrl_tx(struct virtio_console *c)
-{
-	for (int i = 0; i < VCON_ROUND; i++) {
-		void (*cb)(void *, uint32_t, bool);
-		void *opaque;
-		int port = -1;
-		bool open = false, got;
-
-		pthread_mutex_lock(&c->lock);
-		got = vcon_ctrl_recv_one(c, &port, &open);
-		vcon_ctrl_send(c);
-		cb = c->open_cb;
-		opaque = c->open_opaque;
-		pthread_mutex_unlock(&c->lock);
-		if (port >= 0 && cb)
-			cb(opaque, (uint32_t)port, open);
-		if (!got)
-			return false;
-	}
-	return true;
 }
 
 /* Write all of iov to fd, blocking. Returns 0 or -errno (the rest is dropped). iov is
@@ -691,39 +390,6 @@ void virtio_console_flush(struct virtio_console *c)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-void virtio_console_resize(struct virtio_console *c, uint32_t port, uint16_t rows,
-			   uint16_t cols)
-{
-	struct vcon_port *p;
-
-	if (!c || port >= c->nr_ports || !c->ports[port].console) {
-		log_debug("virtio-console: resize of port %u ignored: not a console port", port);
-		return;
-	}
-	p = &c->ports[port];
-	pthread_mutex_lock(&c->lock);
-	p->rows = rows;
-	p->cols = cols;
-	p->size_set = true;
-	if (p->ready) {
-		/* Our guest kernel's order (and the spec's): cols, rows. See the header:
-		 * older Linux read rows first. */
-		uint16_t sz[2] = { cols, rows };
-
-		vcon_put_msg(c, port, VIRTIO_CONSOLE_RESIZE, 0, sz, sizeof(sz));
-	}
-	pthread_mutex_unlock(&c->lock);
-	vcon_wake(c);
-}
-
-void virtio_console_set_open_cb(struct virtio_console *c,
-				void (*cb)(void *opaque, uint32_t port, bool open), void *opaque)
-{
-	pthread_mutex_lock(&c->lock);
-	c->open_cb = cb;
-	c->open_opaque = opaque;
-	pthread_mutex_unlock(&c->lock);
-}
 
 static uint64_t vcon_features(void *dev)
 {
