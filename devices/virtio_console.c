@@ -431,10 +431,20 @@ static uint32_t vcon_num_queues(void *dev)
 	return ((struct virtio_console *)dev)->nq;
 }
 
+/* Linux fills every receive queue with page-sized buffers at probe time, each one an
+ * allocation and a ring entry in guest kernel code (emulated, and slow, on the hosts nook
+ * targets): a port the host never writes to gets a token receive queue. */
 static uint16_t vcon_queue_max_size(void *dev, uint32_t q)
 {
-	(void)dev;
-	return vcon_q_port(q) < 0 ? VCON_CTRL_QUEUE_SIZE : VCON_DATA_QUEUE_SIZE;
+	struct virtio_console *c = dev;
+	int port = vcon_q_port(q);
+
+	if (port < 0)
+		return VCON_CTRL_QUEUE_SIZE;
+	if (q == vcon_rx_q((uint32_t)port) && (uint32_t)port < c->nr_ports &&
+	    c->ports[port].in_fd < 0)
+		return VCON_IDLE_RX_QUEUE_SIZE;
+	return VCON_DATA_QUEUE_SIZE;
 }
 
 static int vcon_queue_start(void *dev, uint32_t qi, struct virtq *vq, int kick_fd)

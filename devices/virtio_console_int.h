@@ -35,6 +35,7 @@
 #define VCON_CTRL_TX 3u
 #define VCON_MAX_QUEUES (2 * (VIRTIO_CONSOLE_MAX_PORTS + 1))
 #define VCON_DATA_QUEUE_SIZE 128   /* as QEMU's virtio-serial: 512 KiB of guest rx pages */
+#define VCON_IDLE_RX_QUEUE_SIZE 2  /* receive queue of a port without host input */
 #define VCON_CTRL_QUEUE_SIZE 64
 /* Pop scratch: a legitimate chain has at most a queue's worth of descriptors, a few of
  * them split at RAM region boundaries; a hostile one gets the queue marked broken. */
