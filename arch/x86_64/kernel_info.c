@@ -87,25 +87,12 @@ static bool kinfo_in_file(uint64_t fsize, uint64_t off, uint64_t n)
 }
 
 /* Reads [off, off+n) of a file of fsize bytes; -1 if out of range, on an I/O error or
- * if the file got shorter meanwhile. */
+ * if the file got shorter meanwhile (the loaders' own bounded reader). */
 static int kinfo_pread(int fd, uint64_t fsize, uint64_t off, void *dst, size_t n)
 {
-	uint8_t *d = dst;
+	const struct boot_file f = { .fd = fd, .len = fsize };
 
-	if (!kinfo_in_file(fsize, off, n))
-		return -1;
-	while (n) {
-		ssize_t r = pread(fd, d, n, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		d += r;
-		off += (uint64_t)r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return boot_read(&f, off, dst, n);
 }
 
 static uint32_t kinfo_le32(const uint8_t *p)
