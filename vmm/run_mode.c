@@ -413,6 +413,10 @@ static void run_print_tail(struct vm *vm)
 
 		while (len > 0 && line[len - 1] == '\r')
 			len--;
+		/* Guest-written bytes: no escape sequences reach the user's terminal. */
+		for (int i = 0; i < len; i++)
+			if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+				line[i] = line[i] == '\t' ? ' ' : '?';
 		fprintf(stderr, "  | %.*s\n", len, line);
 		if (*end)
 			end++;
