@@ -338,10 +338,13 @@ static int pt_cred_enter(struct pt_fs *fs, const struct pt_req *rq, uint32_t uma
  * HANDLE_KILLPRIV_V2: the server drops set-uid/set-gid after a write, truncate or
  * open(O_TRUNC) when the client asks (the caller lacks CAP_FSETID). Like Linux >= 6.2
  * (setattr_should_drop_sgid): set-uid always goes; set-gid goes when group-exec is set,
- * or when the caller is not in the file's group. We only know the caller's primary and
- * creating group, so a member through another supplementary group loses set-gid too.
+ * or when the caller is neither in the file's group nor capable. We only know the
+ * caller's primary and creating group, so a member through another supplementary group
+ * loses set-gid too. The client's write/truncate/open flags already mean "not capable";
+ * a chown it flags always, so there the caller passes capable (uid 0: we cannot see
+ * CAP_FSETID) and a chown by root keeps set-gid without group-exec, as on ext4.
  */
-static void pt_kill_suidgid(int fd, int pathfd, const struct pt_req *rq)
+static void pt_kill_suidgid(int fd, int pathfd, const struct pt_req *rq, bool capable)
 {
 	struct statx stx;
 	mode_t m, nm;
@@ -350,7 +353,7 @@ static void pt_kill_suidgid(int fd, int pathfd, const struct pt_req *rq)
 		return;
 	m = stx.stx_mode & 07777;
 	nm = m & ~(mode_t)S_ISUID;
-	if ((m & S_IXGRP) || (rq->gid != stx.stx_gid &&
+	if ((m & S_IXGRP) || (!capable && rq->gid != stx.stx_gid &&
 			      !(rq->has_supp_gid && rq->supp_gid == stx.stx_gid)))
 		nm &= ~(mode_t)S_ISGID;
 	if (nm == m)
@@ -509,7 +512,7 @@ int pt_setattr(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_seta
 	/* The client asks us to drop set-id bits (truncate/chown by an unprivileged
 	 * caller) unless it set the mode explicitly in the same request. */
 	if (fs->killpriv_v2 && (v & FATTR_KILL_SUIDGID) && !(v & FATTR_MODE))
-		pt_kill_suidgid(hfd, n.fd, rq);
+		pt_kill_suidgid(hfd, n.fd, rq, (v & (FATTR_UID | FATTR_GID)) && rq->uid == 0);
 	if (v & (FATTR_ATIME | FATTR_MTIME)) {
 		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
 
@@ -763,7 +766,7 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 		goto out;
 	}
 	if (!dir && fs->killpriv_v2 && (open_flags & FUSE_OPEN_KILL_SUIDGID) && (flags & O_TRUNC))
-		pt_kill_suidgid(fd, -1, rq);
+		pt_kill_suidgid(fd, -1, rq, false);
 	b = NULL;
 	if (!dir && fs->passthrough) {
 		struct stat st;
@@ -869,7 +872,7 @@ static int64_t pt_write_done(struct pt_fs *fs, const struct pt_req *rq,
 			     const struct fuse_write_in *in, struct handle *h, ssize_t n)
 {
 	if (n > 0 && fs->killpriv_v2 && (in->write_flags & FUSE_WRITE_KILL_SUIDGID))
-		pt_kill_suidgid(h->fd, -1, rq);
+		pt_kill_suidgid(h->fd, -1, rq, false);
 	handle_put(fs->handles, h);
 	return n;
 }
@@ -1047,8 +1050,9 @@ int pt_setxattr(struct pt_fs *fs, const struct pt_req *rq, const char *name, con
 	pt_proc_path(n.fd, path, sizeof(path));
 	err = setxattr(path, name, value, size, (int)flags) ? -errno : 0;
 	/* FUSE_SETXATTR_ACL_KILL_SGID: an ACL change by a caller outside the owning group
-	 * drops set-gid, as the guest kernel asked. */
-	if (!err && (setxattr_flags & FUSE_SETXATTR_ACL_KILL_SGID) && S_ISREG(n.ino->mode)) {
+	 * drops set-gid, as the guest kernel asked; on directories too, like ext4's
+	 * posix_acl_update_mode() (a symlink cannot carry an ACL). */
+	if (!err && (setxattr_flags & FUSE_SETXATTR_ACL_KILL_SGID) && !S_ISLNK(n.ino->mode)) {
 		struct statx stx;
 
 		if (!pt_statx(n.fd, &stx) && (stx.stx_mode & S_ISGID))
@@ -1239,6 +1243,11 @@ int pt_fallocate(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_fa
 	if (!h)
 		return -EBADF;
 	err = fallocate(h->fd, (int)in->mode, (off_t)in->offset, (off_t)in->length) ? -errno : 0;
+	/* Every fallocate mode modifies the file as ext4 sees it (file_modified()), but
+	 * FALLOCATE carries no kill flag and a killpriv_v2 client leaves it to us: drop
+	 * set-id bits for a caller without CAP_FSETID, which we take to mean uid != 0. */
+	if (!err && fs->killpriv_v2 && rq->uid != 0)
+		pt_kill_suidgid(h->fd, -1, rq, false);
 	handle_put(fs->handles, h);
 	return err;
 }

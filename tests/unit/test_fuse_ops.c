@@ -692,6 +692,97 @@ Test(fuse_ops, access)
 	cr_assert_eq(ft_req(&t, FUSE_ACCESS, e.nodeid, &in, sizeof(in), NULL, 0, NULL), -EACCES);
 }
 
+/* generic/683-685: fallocate, punch-hole and zero-range by a non-owner drop set-id bits
+ * (the client sends no kill flag for FALLOCATE); root (CAP_FSETID) keeps them. */
+Test(fuse_ops, fallocate_kill_suidgid)
+{
+	static const uint32_t modes[] = { 0, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					  FALLOC_FL_ZERO_RANGE };
+	struct fuse_entry_out e;
+	struct fuse_fallocate_in fa = { .offset = 0, .length = 4096 };
+	struct stat st;
+	uint64_t fh;
+
+	host_write("f", "0123456789");
+	cr_assert_eq(ft_lookup(&t, 1, "f", &e), 0);
+	cr_assert_eq(ft_open(&t, e.nodeid, O_RDWR, false, &fh), 0);
+	fa.fh = fh;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		fa.mode = modes[i];
+		chmod(ft_path(&t, "f"), 06755);
+		t.uid = t.gid = 0;
+		cr_assert_eq(ft_req(&t, FUSE_FALLOCATE, e.nodeid, &fa, sizeof(fa), NULL, 0, NULL), 0);
+		cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+		cr_assert_eq(st.st_mode & 07777, 06755, "root keeps set-id bits (mode %u)", modes[i]);
+		t.uid = t.gid = 65534;
+		cr_assert_eq(ft_req(&t, FUSE_FALLOCATE, e.nodeid, &fa, sizeof(fa), NULL, 0, NULL), 0);
+		cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+		cr_assert_eq(st.st_mode & 07777, 0755, "non-owner drops set-id bits (mode %u)", modes[i]);
+		/* set-gid without group-exec goes too: the caller is not in the group. */
+		chmod(ft_path(&t, "f"), 02644);
+		cr_assert_eq(ft_req(&t, FUSE_FALLOCATE, e.nodeid, &fa, sizeof(fa), NULL, 0, NULL), 0);
+		cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+		cr_assert_eq(st.st_mode & 07777, 0644);
+	}
+	t.uid = t.gid = 0;
+	ft_release(&t, e.nodeid, fh, false);
+}
+
+/* generic/193: chown by root (always flagged KILL_SUIDGID by the client) drops set-uid
+ * but keeps set-gid without group-exec, as ext4 does. */
+Test(fuse_ops, chown_by_root_keeps_sgid)
+{
+	struct fuse_entry_out e;
+	struct fuse_setattr_in in = { 0 };
+	struct fuse_attr_out a;
+	struct stat st;
+
+	host_write("f", "x");
+	chmod(ft_path(&t, "f"), 06744);
+	cr_assert_eq(ft_lookup(&t, 1, "f", &e), 0);
+	in.valid = FATTR_UID | FATTR_GID | FATTR_KILL_SUIDGID;
+	in.uid = 123;
+	in.gid = 123;
+	cr_assert_eq(ft_req(&t, FUSE_SETATTR, e.nodeid, &in, sizeof(in), &a, sizeof(a), NULL), 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 02744);
+	/* With group-exec set-gid goes as well. */
+	chmod(ft_path(&t, "f"), 06754);
+	in.uid = in.gid = 124;
+	cr_assert_eq(ft_req(&t, FUSE_SETATTR, e.nodeid, &in, sizeof(in), &a, sizeof(a), NULL), 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0754);
+}
+
+/* generic/375: an ACL set by a non-member on a set-gid directory drops set-gid. */
+Test(fuse_ops, setfacl_kill_sgid_dir)
+{
+	/* A minimal access ACL (version 2): user::rwx group::r-x other::r-x. */
+	static const unsigned char acl[] = { 2, 0, 0, 0,
+		1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+		4, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+		0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff };
+	struct fuse_entry_out e;
+	struct fuse_setxattr_in si = { .size = sizeof(acl), .setxattr_flags = FUSE_SETXATTR_ACL_KILL_SGID };
+	char buf[256];
+	struct stat st;
+	size_t n;
+	int err;
+
+	cr_assert_eq(mkdir(ft_path(&t, "d"), 0755), 0);
+	chmod(ft_path(&t, "d"), 02755);
+	cr_assert_eq(ft_lookup(&t, 1, "d", &e), 0);
+	n = ft_args(buf, &si, sizeof(si), "system.posix_acl_access", NULL);
+	memcpy(buf + n, acl, sizeof(acl));
+	n += sizeof(acl);
+	err = ft_req(&t, FUSE_SETXATTR, e.nodeid, buf, n, NULL, 0, NULL);
+	if (err == -EOPNOTSUPP)
+		cr_skip_test("no POSIX ACLs on /tmp");
+	cr_assert_eq(err, 0);
+	cr_assert_eq(stat(ft_path(&t, "d"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0755);
+}
+
 Test(fuse_ops, fallocate_lseek_data_hole)
 {
 	struct fuse_entry_out e;
