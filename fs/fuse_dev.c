@@ -477,7 +477,35 @@ static void fuse_dev_usage(void)
 		"  options: cache=never|metadata|auto|always, writeback, no_xattr, posix_acl,\n"
 		"           ro, threads=N (default: CPUs, 2..8), poll_us=N (default 50, 0: off),\n"
 		"           inode_file_handles, announce_submounts, flock, no_passthrough,\n"
-		"           io_uring, stats\n");
+		"           io_uring, stats, dev, suid (root only; default nodev,nosuid)\n"
+		"  -f: accepted for mount.fuse3; nook always stays in the foreground\n");
+}
+
+/*
+ * The mount's own dev/suid options (nodev/nosuid by default, like fusermount) are not
+ * server options and mean nothing to a guest's --fs share, so they are taken out of an
+ * -o list here and the rest goes to fs_options_parse(). false if nothing is left.
+ */
+static bool fuse_dev_mount_opts(const char *v, unsigned long *flags, char *rest, size_t len)
+{
+	char buf[512], *tok, *save;
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	rest[0] = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "dev"))
+			*flags &= ~(unsigned long)MS_NODEV;
+		else if (!strcmp(tok, "nodev"))
+			*flags |= MS_NODEV;
+		else if (!strcmp(tok, "suid"))
+			*flags &= ~(unsigned long)MS_NOSUID;
+		else if (!strcmp(tok, "nosuid"))
+			*flags |= MS_NOSUID;
+		else if (n < len)
+			n += (size_t)snprintf(rest + n, len - n, "%s%s", n ? "," : "", tok);
+	}
+	return rest[0] != 0;
 }
 
 /* Lets the process keep one O_PATH fd per known inode. */
@@ -496,7 +524,7 @@ int fs_serve_main(int argc, char **argv)
 	struct fs_options o;
 	struct fuse_dev d = { .fd = -1, .poll_fd = -1 };
 	const char *pos[2] = { NULL, NULL };
-	char err[512], mnt[PATH_MAX], data[256];
+	char err[512], mnt[PATH_MAX], data[256], rest[512];
 	unsigned long flags = MS_NOSUID | MS_NODEV;
 	struct stat st;
 	sigset_t sigs;
@@ -519,7 +547,12 @@ int fs_serve_main(int argc, char **argv)
 				log_err("fs serve: -o needs an argument");
 				return 2;
 			}
-			if (fs_options_parse(&o, v, err, sizeof(err))) {
+			if (strlen(v) >= sizeof(rest)) {
+				log_err("fs serve: -o list longer than %zu bytes", sizeof(rest) - 1);
+				return 2;
+			}
+			if (fuse_dev_mount_opts(v, &flags, rest, sizeof(rest)) &&
+			    fs_options_parse(&o, rest, err, sizeof(err))) {
 				log_err("fs serve: %s", err);
 				return 2;
 			}
@@ -536,6 +569,11 @@ int fs_serve_main(int argc, char **argv)
 	}
 	if (npos != 2) {
 		fuse_dev_usage();
+		return 2;
+	}
+	/* Device nodes and set-id programs on the mount act with the host's authority. */
+	if ((flags & (MS_NODEV | MS_NOSUID)) != (MS_NODEV | MS_NOSUID) && geteuid() != 0) {
+		log_err("fs serve: the dev and suid options need root");
 		return 2;
 	}
 	if (!realpath(pos[0], o.source)) {

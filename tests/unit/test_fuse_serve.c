@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ Test(fuse_serve, argument_errors)
 	cr_assert_eq(serve("/tmp", "/tmp", "-o", "cache=bogus"), 2);
 	cr_assert_eq(serve("/tmp", "/tmp", "--what", NULL), 2);
 	cr_assert_eq(serve("/tmp", "/tmp", "-o", NULL), 2);
+	cr_assert_eq(serve("/tmp", "/tmp", "-o", "dev,bogus"), 2, "mount options mix with server options");
 }
 
 static bool mounted(const char *mnt, const char *parent)
@@ -87,6 +89,43 @@ Test(fuse_serve, mount_use_unmount)
 	cr_assert_not(mounted(mnt, base), "unmounted on SIGTERM");
 	snprintf(path, sizeof(path), "%s/hello", src);
 	unlink(path);
+	rmdir(src);
+	rmdir(mnt);
+	rmdir(base);
+}
+
+/* dev/suid lift the default nodev,nosuid of the mount (generic/184, 306, 434, 633). */
+Test(fuse_serve, dev_and_suid_options)
+{
+	static const char *const opts[] = { "threads=2", "dev,suid,threads=2", "suid" };
+	static const unsigned long want[] = { ST_NODEV | ST_NOSUID, 0, ST_NODEV };
+	char base[] = "/tmp/nook-serve-XXXXXX", src[64], mnt[64];
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	struct statvfs sv;
+	pid_t pid;
+	int status, i;
+
+	if (access("/dev/fuse", R_OK | W_OK) || geteuid() != 0)
+		cr_skip_test("needs root and /dev/fuse");
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(src, sizeof(src), "%s/src", base);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", base);
+	cr_assert_eq(mkdir(src, 0755), 0);
+	cr_assert_eq(mkdir(mnt, 0755), 0);
+	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+		pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0)
+			_exit(serve(src, mnt, "-o", opts[k]));
+		for (i = 0; i < 250 && !mounted(mnt, base); i++)
+			nanosleep(&pause, NULL);
+		cr_assert(mounted(mnt, base), "mount did not appear (-o %s)", opts[k]);
+		cr_assert_eq(statvfs(mnt, &sv), 0);
+		cr_assert_eq(sv.f_flag & (ST_NODEV | ST_NOSUID), want[k], "-o %s", opts[k]);
+		cr_assert_eq(kill(pid, SIGTERM), 0);
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 	rmdir(src);
 	rmdir(mnt);
 	rmdir(base);
