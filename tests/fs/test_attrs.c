@@ -346,6 +346,52 @@ Test(attrs, setgid_without_group_exec_cleared_on_write_by_other)
 	cr_assert_eq(st.st_mode & 07777, 0666, "mode after write is %o", st.st_mode & 07777);
 }
 
+static int fst_fallocate_as_nobody(void *arg)
+{
+	static const int modes[] = { 0, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				     FALLOC_FL_ZERO_RANGE };
+	const char *name = arg;
+	int fd = open(name + 1, O_WRONLY), err;
+
+	if (fd < 0)
+		return errno;
+	err = fallocate(fd, modes[name[0] - '0'], 0, 4096) ? errno : 0;
+	close(fd);
+	return err;
+}
+
+/*
+ * generic/683-685: fallocate, punch-hole and zero-range by another user drop set-id
+ * bits, as a write does. Was a server bug: FALLOCATE carries no kill flag and the
+ * client (HANDLE_KILLPRIV_V2) leaves it to the server, which did nothing.
+ */
+Test(attrs, setuid_setgid_cleared_on_fallocate_by_other)
+{
+	static char names[3][4] = { "0f0", "1f1", "2f2" };
+	struct stat st;
+
+	for (int i = 0; i < 3; i++) {
+		fst_write_file(names[i] + 1, "0123456789", 10);
+		fst_ok(chmod(names[i] + 1, 06777));
+		cr_assert_eq(fst_as_nobody(fst_fallocate_as_nobody, names[i]), 0);
+		fst_ok(stat(names[i] + 1, &st));
+		cr_assert_eq(st.st_mode & 07777, 0777, "mode after fallocate mode #%d is %o", i,
+			     st.st_mode & 07777);
+	}
+}
+
+/* generic/193: chown by root drops set-uid, keeps set-gid without group-exec. */
+Test(attrs, chown_by_root_keeps_setgid_without_group_exec)
+{
+	struct stat st;
+
+	fst_write_file("c", "x", 1);
+	fst_ok(chmod("c", 06744));
+	fst_ok(chown("c", FST_NOBODY, FST_NOBODY));
+	fst_ok(stat("c", &st));
+	cr_assert_eq(st.st_mode & 07777, 02744, "mode after chown is %o", st.st_mode & 07777);
+}
+
 Test(attrs, setgid_directory_inheritance)
 {
 	struct stat st;
