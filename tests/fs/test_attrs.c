@@ -547,6 +547,37 @@ Test(attrs, posix_acl_access)
 	fst_assert_err(setxattr("f", "system.posix_acl_access", blob, len, 0), EOPNOTSUPP);
 }
 
+static int fst_acl_set_as_nobody(void *arg)
+{
+	const struct fst_acl_entry acl[] = {
+		{ FST_ACL_USER_OBJ, 7, UINT32_MAX },
+		{ FST_ACL_GROUP_OBJ, 5, UINT32_MAX },
+		{ FST_ACL_OTHER, 5, UINT32_MAX },
+	};
+	char blob[64];
+	size_t len = fst_acl_blob(blob, acl, 3);
+
+	return setxattr(arg, "system.posix_acl_access", blob, len, 0) ? errno : 0;
+}
+
+/*
+ * generic/375: an ACL set by the owner outside the owning group drops set-gid, on a
+ * directory as on a file. Was a server bug: only regular files lost it.
+ */
+Test(attrs, posix_acl_by_non_member_clears_setgid_on_directory)
+{
+	struct stat st;
+
+	if (!fst_acls_served())
+		return;
+	fst_ok(mkdir("d", 0755));
+	fst_ok(chown("d", FST_NOBODY, 0));
+	fst_ok(chmod("d", 02755));
+	cr_assert_eq(fst_as_nobody(fst_acl_set_as_nobody, "d"), 0);
+	fst_ok(stat("d", &st));
+	cr_assert_eq(st.st_mode & 07777, 0755, "mode %o", st.st_mode & 07777);
+}
+
 static int fst_acl_create(void *arg)
 {
 	return fst_try_create(arg);
