@@ -4,7 +4,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(
 	build-essential clang libclang-rt-14-dev
-	libcriterion-dev libfdt-dev libseccomp-dev
+	libcriterion-dev libfdt-dev libseccomp-dev libjson-c-dev
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio lz4 xz-utils kmod
 	qemu-system-x86 fio python3 attr acl linux-perf e2fsprogs busybox-static
 )

@@ -1,0 +1,19 @@
+# nook-oci: the OCI runtime front end (vmm/oci/), its own binary next to build/nook.
+# Not part of LIB_SRCS (vmm/*.c): only nook-oci and the unit tests link json-c.
+OCI_SRCS := $(sort $(wildcard vmm/oci/*.c))
+OCI_LIB_SRCS := $(filter-out vmm/oci/oci_main.c,$(OCI_SRCS))
+OCI_OBJS := $(OCI_SRCS:%.c=$(BUILD)/obj/%.o)
+OCI_ASAN_OBJS := $(OCI_LIB_SRCS:%.c=$(BUILD)/asan/%.o)
+
+ALL_TARGETS += $(BUILD)/nook-oci
+.PHONY: nook-oci
+nook-oci: $(BUILD)/nook-oci
+
+$(BUILD)/nook-oci: $(OCI_OBJS) | $(BUILD)/nook
+	$(CC) $(CFLAGS) -o $@ $^ -ljson-c
+
+# The config.json translation is unit-tested (tests/unit/oci_spec_test.c).
+$(BUILD)/tests/unit-tests: $(OCI_ASAN_OBJS)
+$(BUILD)/tests/unit-tests: LDLIBS += -ljson-c
+
+-include $(OCI_OBJS:.o=.d) $(OCI_ASAN_OBJS:.o=.d)
