@@ -272,7 +272,7 @@ static int parse_signal(const char *s)
 	long n = strtol(s, &end, 10);
 
 	if (*s && !*end)
-		return n > 0 && n < NSIG ? (int)n : -1;
+		return n >= 0 && n < NSIG ? (int)n : -1;	/* 0: podman's liveness probe */
 	if (!strncasecmp(s, "SIG", 3))
 		s += 3;
 	for (int i = 1; i < NSIG; i++) {

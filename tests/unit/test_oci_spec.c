@@ -1,0 +1,158 @@
+/* config.json -> nook run command line (vmm/oci/oci_spec.c) on sample specs. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/oci/oci_spec.h"
+
+static char bundle[64];
+
+static void make_bundle(void)
+{
+	char p[128];
+
+	snprintf(bundle, sizeof(bundle), "/tmp/oci-spec-XXXXXX");
+	cr_assert_not_null(mkdtemp(bundle));
+	snprintf(p, sizeof(p), "%s/rootfs", bundle);
+	cr_assert_eq(mkdir(p, 0755), 0);
+}
+
+static void drop_bundle(void)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/rootfs", bundle);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/config.json", bundle);
+	unlink(p);
+	rmdir(bundle);
+}
+
+TestSuite(oci_spec, .init = make_bundle, .fini = drop_bundle);
+
+/* The whole argv joined by spaces, for one readable comparison. */
+static const char *joined(const struct oci_plan *p)
+{
+	static char buf[4096];
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < p->args.argc; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? " " : "", p->args.argv[i]);
+	return buf;
+}
+
+static int translate(const char *json, struct oci_plan *p, char *err)
+{
+	return oci_spec_translate_json(json, bundle, p, err, 256);
+}
+
+/* A spec as podman writes it, trimmed: process, root, binds, kernel mounts, hostname. */
+Test(oci_spec, podman_like_spec)
+{
+	struct oci_plan p;
+	char err[256], expect[1024];
+	const char *json =
+		"{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,"
+		"\"user\":{\"uid\":1000,\"gid\":100,\"additionalGids\":[10]},"
+		"\"args\":[\"sh\",\"-c\",\"ls /data; exit 3\"],"
+		"\"env\":[\"PATH=/bin\",\"FOO=a b\"],\"cwd\":\"/work\"},"
+		"\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"abc\","
+		"\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+		"{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\"},"
+		"{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"/srv/v\",\"options\":[\"rbind\",\"ro\"]},"
+		"{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"/run/h\",\"options\":[\"bind\"]}],"
+		"\"linux\":{\"resources\":{\"cpu\":{\"quota\":150000,\"period\":100000},"
+		"\"memory\":{\"limit\":1073741824}}}}";
+
+	cr_assert_eq(translate(json, &p, err), 0, "%s", err);
+	snprintf(expect, sizeof(expect),
+		 "nook run --root %s/rootfs,ro -e PATH=/bin -e FOO=a b --cwd /work --user 1000:100 "
+		 "--cpus 2 --memory 1024M --hostname abc -- sh -c ls /data; exit 3",
+		 bundle);
+	cr_assert_str_eq(joined(&p), expect);
+	cr_assert_eq(p.nr_binds, 2);
+	cr_assert_str_eq(p.binds[0].src, "/srv/v");
+	cr_assert_str_eq(p.binds[0].dst, "/data");
+	cr_assert(p.binds[0].ro);
+	cr_assert_str_eq(p.binds[1].dst, "/etc/hosts");
+	cr_assert_not(p.binds[1].ro);
+	cr_assert_not(p.terminal);
+	oci_plan_free(&p);
+}
+
+/* Annotations win over linux.resources; the defaults are 1 vCPU / 512 MiB, cwd /. */
+Test(oci_spec, annotations_and_defaults)
+{
+	struct oci_plan p;
+	char err[256];
+
+	cr_assert_eq(translate("{\"process\":{\"args\":[\"true\"]},\"root\":{\"path\":\"rootfs\"}}",
+			       &p, err), 0, "%s", err);
+	cr_assert(strstr(joined(&p), " --cwd / --cpus 1 --memory 512M -- true"), "%s", joined(&p));
+	oci_plan_free(&p);
+	cr_assert_eq(translate("{\"process\":{\"args\":[\"true\"],\"terminal\":true},\"root\":{\"path\":\"rootfs\"},"
+			       "\"annotations\":{\"nook.cpus\":\"2\",\"nook.memory\":\"300M\"},"
+			       "\"linux\":{\"resources\":{\"memory\":{\"limit\":2147483648}}}}", &p, err), 0, "%s", err);
+	cr_assert(strstr(joined(&p), " --cpus 2 --memory 300M -- true"), "%s", joined(&p));
+	cr_assert(p.terminal);
+	oci_plan_free(&p);
+}
+
+/* Each bad spec: one clear error, nothing returned. */
+Test(oci_spec, bad_specs)
+{
+	static const struct {
+		const char *json, *msg;
+	} cases[] = {
+		{ "{\"process\":", "config.json: " },
+		{ "[1]", "not a JSON object" },
+		{ "{\"root\":{\"path\":\"rootfs\"}}", "no \"process\"" },
+		{ "{\"process\":{\"args\":[]},\"root\":{\"path\":\"rootfs\"}}", "process.args must be" },
+		{ "{\"process\":{\"args\":[1]},\"root\":{\"path\":\"rootfs\"}}", "process.args[0] is not a string" },
+		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"nope\"}}", "rootfs " },
+		{ "{\"process\":{\"args\":[\"x\"]}}", "root.path missing" },
+		{ "{\"process\":{\"args\":[\"x\"],\"env\":[\"NOEQ\"]},\"root\":{\"path\":\"rootfs\"}}", "process.env[0]" },
+		{ "{\"process\":{\"args\":[\"x\"],\"cwd\":\"rel\"},\"root\":{\"path\":\"rootfs\"}}", "process.cwd" },
+		{ "{\"process\":{\"args\":[\"x\"],\"user\":{\"uid\":-1}},\"root\":{\"path\":\"rootfs\"}}", "process.user.uid" },
+		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"mounts\":[{\"destination\":\"/a/../b\",\"type\":\"bind\",\"source\":\"/x\"}]}", "no \"..\"" },
+		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"mounts\":[{\"destination\":\"/a\",\"type\":\"nfs\",\"source\":\"h:/x\"}]}", "type nfs is not supported" },
+		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"mounts\":[{\"destination\":\"/a\",\"type\":\"bind\",\"source\":\"rel\"}]}", "bind source must be" },
+		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"annotations\":{\"nook.cpus\":\"0\"}}", "nook.cpus=0" },
+		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"annotations\":{\"nook.memory\":\"lots\"}}", "nook.memory=lots" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct oci_plan p;
+		char err[256] = "";
+
+		cr_assert_eq(translate(cases[i].json, &p, err), -1, "case %zu accepted", i);
+		cr_assert(strstr(err, cases[i].msg), "case %zu: '%s' lacks '%s'", i, err, cases[i].msg);
+		cr_assert_eq(p.args.argc, 0);
+		cr_assert_eq(p.nr_binds, 0);
+	}
+}
+
+/* The file reader: a missing bundle and a missing config.json say which. */
+Test(oci_spec, bundle_files)
+{
+	struct oci_plan p;
+	char err[256], path[128];
+	FILE *f;
+
+	cr_assert_eq(oci_spec_translate("/nonexistent-bundle", &p, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "bundle /nonexistent-bundle: not a directory"), "%s", err);
+	cr_assert_eq(oci_spec_translate(bundle, &p, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "config.json: No such file"), "%s", err);
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("{\"process\":{\"args\":[\"true\"]},\"root\":{\"path\":\"rootfs\"}}", f);
+	fclose(f);
+	cr_assert_eq(oci_spec_translate(bundle, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(p.args.argv[p.args.argc - 1], "true");
+	oci_plan_free(&p);
+}
