@@ -11,3 +11,10 @@ TEST_TARGETS += check-kconfig
 
 check-kconfig: $(BUILD)/nook $(if $(GUEST_DIR),$(GUEST_DIR)/vmlinux)
 	tests/integration/kconfig_check.sh $(BUILD)
+
+# nook-oci driven by real podman (tests/integration/oci.sh): a handful of guest boots.
+.PHONY: check-oci
+TEST_TARGETS += check-oci
+
+check-oci: $(BUILD)/nook $(BUILD)/nook-oci $(if $(GUEST_DIR),$(GUEST_DIR)/vmlinux)
+	tests/integration/oci.sh $(BUILD)

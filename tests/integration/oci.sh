@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# make check-oci: podman drives build/nook-oci (each run boots a guest, so the checks are
+# batched into few containers). Offline: the image is busybox-static through `podman import`.
+set -u
+B=$(cd "${1:-build}" && pwd)
+T=$B/oci-test
+OCI=$B/nook-oci
+pass=0 fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got '$2', want '$3')"; fi; }
+has() { case "$2" in *"$3"*) ok "$1" ;; *) bad "$1 ('$2' lacks '$3')" ;; esac; }
+
+command -v podman >/dev/null || { echo "check-oci: podman missing (scripts/install-deps.sh)"; exit 1; }
+rm -rf "$T"
+mkdir -p "$T"/img/{bin,proc,sys,dev,etc,tmp} "$T"/data
+cp /bin/busybox "$T"/img/bin/
+for c in sh ls cat id echo pwd sleep uname sha256sum head trap hostname; do ln -sf busybox "$T/img/bin/$c"; done
+echo "root:x:0:0:root:/root:/bin/sh" > "$T"/img/etc/passwd
+pm() {
+	podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
+		--cgroup-manager cgroupfs --events-backend file --runtime "$OCI" "$@"
+}
+RUNOPTS=(--network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+tar -C "$T"/img -c . | pm import - localhost/nook-oci-bb >/dev/null || { echo "check-oci: podman import failed"; exit 1; }
+
+# Runtime errors without podman: one line, non-zero exit, no guest.
+out=$("$OCI" --root "$T/state" create --bundle /nonexistent x 2>&1); rc=$?
+check "missing bundle exits 1" "$rc" 1; has "missing bundle error" "$out" "nonexistent"
+mkdir -p "$T"/bundle/rootfs; echo '{"process":' > "$T"/bundle/config.json
+out=$("$OCI" --root "$T/state" create --bundle "$T"/bundle x 2>&1); rc=$?
+check "malformed config.json exits 1" "$rc" 1; has "malformed config.json error" "$out" "config.json:"
+echo '{"process":{"args":["true"]},"root":{"path":"nope"}}' > "$T"/bundle/config.json
+out=$("$OCI" --root "$T/state" create --bundle "$T"/bundle x 2>&1); rc=$?
+check "missing rootfs exits 1" "$rc" 1; has "missing rootfs error" "$out" "rootfs"
+out=$("$OCI" state no-such-ctr 2>&1); rc=$?
+check "state of unknown id exits 1" "$rc" 1; has "unknown id error" "$out" "does not exist"
+has "--version" "$("$OCI" --version)" "nook-oci version"
+
+# One run: env, cwd, user, volume read+write, stdin (1 MiB checksum), guest kernel, exit 3.
+echo hello > "$T"/data/in; chmod 777 "$T"/data
+head -c 1048576 /dev/urandom > "$T"/stdin.bin
+want_sum=$(sha256sum < "$T"/stdin.bin | cut -d' ' -f1)
+out=$(pm run --rm -i "${RUNOPTS[@]}" -v "$T/data:/data" -e FOO=bar -w /tmp -u 1000 localhost/nook-oci-bb \
+	sh -c 'echo "env=$FOO cwd=$(pwd) uid=$(id -u) kernel=$(uname -r)"; cat /data/in; echo written > /data/out;
+	       sha256sum | cut -d" " -f1; exit 3' < "$T"/stdin.bin 2>&1); rc=$?
+check "run --rm exits with the workload's code 3" "$rc" 3
+has "-e env" "$out" "env=bar"
+has "-w cwd" "$out" "cwd=/tmp"
+has "-u 1000" "$out" "uid=1000"
+case "$out" in *"kernel=$(uname -r)"*) bad "runs on the guest kernel (saw the host's)" ;; *kernel=?*) ok "runs on the guest kernel" ;; *) bad "no kernel line" ;; esac
+has "-v volume read" "$out" "hello"
+check "-v volume write seen on the host" "$(cat "$T"/data/out 2>/dev/null)" written
+has "-i stdin checksum" "$out" "$want_sum"
+
+# Exit codes: killed by SIGKILL (137), missing binary (127).
+pm run --rm "${RUNOPTS[@]}" localhost/nook-oci-bb sh -c 'kill -9 $$' >/dev/null 2>&1
+check "kill -9 \$\$ exits 137" "$?" 137
+pm run --rm "${RUNOPTS[@]}" localhost/nook-oci-bb /no/such/binary >/dev/null 2>&1
+check "missing binary exits 127" "$?" 127
+
+# run -d + stop: SIGTERM reaches the workload's trap well before podman's 10 s SIGKILL.
+id=$(pm run -d "${RUNOPTS[@]}" localhost/nook-oci-bb sh -c 'trap "echo got-term; exit 0" TERM; echo up; while :; do sleep 1; done')
+for _ in $(seq 60); do pm logs "$id" 2>/dev/null | grep -q up && break; sleep 1; done
+has "run -d: ps lists it" "$(pm ps --format '{{.ID}}' --no-trunc)" "$id"
+t0=$(date +%s.%N)
+pm stop "$id" >/dev/null 2>&1
+t=$(echo "$(date +%s.%N) - $t0" | bc)
+echo "# podman stop took ${t} s"
+check "stop ends by SIGTERM under 8 s" "$(echo "$t < 8" | bc)" 1
+has "logs show the trap ran" "$(pm logs "$id" 2>&1)" "got-term"
+pm rm "$id" >/dev/null 2>&1; check "rm" "$?" 0
+
+pm rmi -f localhost/nook-oci-bb >/dev/null 2>&1
+rm -rf "$T"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
