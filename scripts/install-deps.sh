@@ -4,9 +4,10 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(
 	build-essential clang libclang-rt-14-dev
-	libcriterion-dev libfdt-dev libseccomp-dev libjson-c-dev
+	libcriterion-dev libfdt-dev libseccomp-dev
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio lz4 xz-utils kmod
 	qemu-system-x86 fio python3 attr acl linux-perf e2fsprogs busybox-static
+	libjson-c-dev podman conmon runc
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,3 +5,9 @@ BENCH_TARGETS += bench-run
 
 bench-run: $(BUILD)/nook $(if $(GUEST_DIR),$(GUEST_DIR)/vmlinux)
 	tests/bench/run_bench.py $(BUILD)
+
+# nook-oci under podman vs runc (tests/bench/oci_bench.sh).
+.PHONY: bench-oci
+BENCH_TARGETS += bench-oci
+bench-oci: $(BUILD)/nook $(BUILD)/nook-oci
+	tests/bench/oci_bench.sh $(BUILD)
