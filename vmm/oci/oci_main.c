@@ -49,8 +49,16 @@ static int oci_error(const char *fmt, ...)
 
 		json_object_object_add(o, "level", json_object_new_string("error"));
 		json_object_object_add(o, "msg", json_object_new_string(msg));
+		{
+			char when[40];
+			time_t now = time(NULL);
+			struct tm tm;
+
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+			json_object_object_add(o, "time", json_object_new_string(when));
+		}
 		if (f) {
-			fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 			fclose(f);
 		}
 		json_object_put(o);
