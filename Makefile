@@ -18,7 +18,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
 CFLAGS  ?= -O2 -g
 CPPFLAGS_NOOK := -I. -DNOOK_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS  := -lpthread
+LDLIBS  := -lpthread -lseccomp
 
 # Library sources: everything but the program entry point.
 LIB_SRCS  := $(sort $(wildcard vmm/*.c arch/x86_64/*.c devices/*.c fs/*.c))
