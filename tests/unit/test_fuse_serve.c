@@ -43,6 +43,16 @@ static bool mounted(const char *mnt, const char *parent)
 	return !stat(mnt, &a) && !stat(parent, &b) && a.st_dev != b.st_dev;
 }
 
+/* base (a mkdtemp template) with empty src/ and mnt/ under it; src and mnt hold 64 bytes. */
+static void make_dirs(char *base, char *src, char *mnt)
+{
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(src, 64, "%s/src", base);
+	snprintf(mnt, 64, "%s/mnt", base);
+	cr_assert_eq(mkdir(src, 0755), 0);
+	cr_assert_eq(mkdir(mnt, 0755), 0);
+}
+
 Test(fuse_serve, mount_use_unmount)
 {
 	char base[] = "/tmp/nook-serve-XXXXXX", src[64], mnt[64], path[128], buf[32] = { 0 };
@@ -53,11 +63,7 @@ Test(fuse_serve, mount_use_unmount)
 
 	if (access("/dev/fuse", R_OK | W_OK) || geteuid() != 0)
 		cr_skip_test("needs root and /dev/fuse");
-	cr_assert_not_null(mkdtemp(base));
-	snprintf(src, sizeof(src), "%s/src", base);
-	snprintf(mnt, sizeof(mnt), "%s/mnt", base);
-	cr_assert_eq(mkdir(src, 0755), 0);
-	cr_assert_eq(mkdir(mnt, 0755), 0);
+	make_dirs(base, src, mnt);
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
@@ -107,11 +113,7 @@ Test(fuse_serve, dev_and_suid_options)
 
 	if (access("/dev/fuse", R_OK | W_OK) || geteuid() != 0)
 		cr_skip_test("needs root and /dev/fuse");
-	cr_assert_not_null(mkdtemp(base));
-	snprintf(src, sizeof(src), "%s/src", base);
-	snprintf(mnt, sizeof(mnt), "%s/mnt", base);
-	cr_assert_eq(mkdir(src, 0755), 0);
-	cr_assert_eq(mkdir(mnt, 0755), 0);
+	make_dirs(base, src, mnt);
 	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
 		pid = fork();
 		cr_assert_geq(pid, 0);
