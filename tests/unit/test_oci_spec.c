@@ -156,3 +156,20 @@ Test(oci_spec, bundle_files)
 	cr_assert_str_eq(p.args.argv[p.args.argc - 1], "true");
 	oci_plan_free(&p);
 }
+
+/* A rootfs that is not a directory, or whose path nook's "--root PATH,OPTS" would split. */
+Test(oci_spec, rootfs_not_shareable)
+{
+	struct oci_plan p;
+	char err[256] = "", dir[128];
+
+	cr_assert_eq(translate("{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"/etc/passwd\"}}",
+			       &p, err), -1);
+	cr_assert(strstr(err, "Not a directory"), "'%s'", err);
+	snprintf(dir, sizeof(dir), "%s/a,ro", bundle);
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	cr_assert_eq(translate("{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"a,ro\"}}", &p, err), -1);
+	rmdir(dir);
+	cr_assert(strstr(err, "a path with ',' cannot be shared"), "'%s'", err);
+	cr_assert_eq(p.args.argc, 0);
+}

@@ -190,9 +190,15 @@ static int spec_root(struct json_object *spec, const char *bundle, struct oci_pl
 	else if ((size_t)snprintf(path, sizeof(path), "%s/%s", bundle, rp) >= sizeof(path))
 		return oci_fail(err, errlen, "config.json: root.path too long");
 	abs = realpath(path, NULL);
-	if (!abs || !is_dir(abs)) {
+	if (!abs)
+		return oci_fail(err, errlen, "rootfs %s: %s", path, strerror(errno));
+	if (!is_dir(abs) || strchr(abs, ',')) {
+		/* nook's --root takes "PATH[,OPTIONS]": a comma in the path would be read as
+		 * an option, so such a rootfs is refused rather than served wrongly. */
+		oci_fail(err, errlen, "rootfs %s: %s", abs,
+			 strchr(abs, ',') ? "a path with ',' cannot be shared" : strerror(ENOTDIR));
 		free(abs);
-		return oci_fail(err, errlen, "rootfs %s: %s", path, strerror(errno ? errno : ENOTDIR));
+		return -1;
 	}
 	p->rootfs = abs;
 	v = get_typed(root, "readonly", json_type_boolean, &bad);
