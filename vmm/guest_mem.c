@@ -32,6 +32,53 @@ uint64_t gmem_contig(const struct guest_mem *m, uint64_t gpa)
 	return 0;
 }
 
+void *gmem_window_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < m->nr_windows; i++) {
+		const struct gmem_window *w = &m->windows[i];
+
+		if (gpa < w->gpa || gpa - w->gpa >= w->size)
+			continue;
+		if (len == 0 || len > w->size - (gpa - w->gpa))
+			return NULL;
+		return w->hva + (gpa - w->gpa);
+	}
+	return NULL;
+}
+
+uint64_t gmem_window_contig(const struct guest_mem *m, uint64_t gpa)
+{
+	for (int i = 0; i < m->nr_windows; i++) {
+		const struct gmem_window *w = &m->windows[i];
+
+		if (gpa >= w->gpa && gpa - w->gpa < w->size)
+			return w->size - (gpa - w->gpa);
+	}
+	return 0;
+}
+
+/* True if [a, a+alen) and [b, b+blen) share a byte (sizes > 0, no wrap-around). */
+static bool gmem_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+int gmem_add_window(struct guest_mem *m, uint64_t gpa, uint64_t size, void *hva)
+{
+	if (size == 0 || gpa > UINT64_MAX - size || !hva)
+		return -EINVAL;
+	for (int i = 0; i < m->nr_regions; i++)
+		if (gmem_overlap(gpa, size, m->regions[i].gpa, m->regions[i].size))
+			return -EINVAL;
+	for (int i = 0; i < m->nr_windows; i++)
+		if (gmem_overlap(gpa, size, m->windows[i].gpa, m->windows[i].size))
+			return -EINVAL;
+	if (m->nr_windows >= GMEM_MAX_WINDOWS)
+		return -ENOSPC;
+	m->windows[m->nr_windows++] = (struct gmem_window){ gpa, size, hva };
+	return 0;
+}
+
 int gmem_map(struct guest_mem *m, const struct gmem_region *layout, int nr)
 {
 	size_t total = 0;

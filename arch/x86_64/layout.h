@@ -11,6 +11,7 @@
  *   0x0000_9000  PML4, 0xa000 PDPT,            ...          initrd: top of low RAM
  *   0x0000_b000  4 PDs (identity map 4 GiB)    0xc000_0000  32-bit MMIO gap (no RAM)
  *   0x0002_0000  kernel command line          0x1_0000_0000 RAM above 3 GiB continues
+ *                                               next 1 GiB above RAM: shm regions (no e820)
  */
 #ifndef NOOK_ARCH_X86_64_LAYOUT_H
 #define NOOK_ARCH_X86_64_LAYOUT_H
@@ -62,6 +63,27 @@
 #define LAYOUT_IOAPIC		0xfec00000ULL
 #define LAYOUT_LAPIC		0xfee00000ULL
 #define LAYOUT_IOAPIC_PINS	24
+
+/*
+ * Shared-memory regions (virtio shm: the DAX window, the version table) live above RAM
+ * and above the 32-bit gap, each starting on a 1 GiB boundary (libkrun's rule; a 2 MiB
+ * boundary is what the guest's memremap_pages needs), and are never listed in e820:
+ * the guest adds them as ZONE_DEVICE memory, which must not intersect System RAM.
+ * They must end below the guest's PHYSMEM_END (2^46 with 4-level paging).
+ */
+#define LAYOUT_SHM_ALIGN	0x40000000ULL
+#define LAYOUT_SHM_LIMIT	(1ULL << 46)
+
+/* First shm address for a guest with ram_size bytes of RAM (laid out as vm.c does:
+ * up to the gap below it, the rest from 4 GiB on). */
+static inline unsigned long long layout_shm_base(unsigned long long ram_size)
+{
+	unsigned long long end = LAYOUT_MMIO_GAP_END;
+
+	if (ram_size > LAYOUT_MMIO_GAP_START)
+		end += ram_size - LAYOUT_MMIO_GAP_START;
+	return (end + LAYOUT_SHM_ALIGN - 1) & ~(LAYOUT_SHM_ALIGN - 1);
+}
 
 /* Port I/O. */
 #define LAYOUT_COM1_PORT	0x3f8
