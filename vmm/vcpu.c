@@ -109,7 +109,15 @@ static bool vcpu_handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	char msg[160];
+	int shm;
 
+	/* Inside a shm region (DAX window, version table): the owner decides. */
+	if (run->mmio.len <= sizeof(run->mmio.data)) {
+		shm = vm_shm_exit(v->vm, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+				  run->mmio.is_write);
+		if (shm)
+			return shm > 0;
+	}
 	if (run->mmio.len > sizeof(run->mmio.data) ||
 	    !bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
 			run->mmio.is_write)) {

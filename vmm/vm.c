@@ -79,6 +79,8 @@ int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, const struct bu
 		if (base < r->gpa + r->size && r->gpa < base + len)
 			return -EINVAL;
 	}
+	if (vm_shm_overlaps(vm, base, len))
+		return -EINVAL;
 	return bus_register(&vm->mmio, base, len, ops, opaque, name);
 }
 
@@ -300,6 +302,7 @@ static int vm_setup_memory(struct vm *vm, uint64_t size)
 			(unsigned long long)(size >> 20), strerror(-r));
 		return -1;
 	}
+	vm->shm_next = layout_shm_base(size);
 	/* Registering RAM with KVM is the slowest step before the first guest entry on
 	 * some hosts (~4 ms for 128 MiB on a software-virtualized one): a helper thread
 	 * does it while devices are set up, the kernel loads and the vCPUs are created,
@@ -612,6 +615,7 @@ static void vm_teardown(struct vm *vm, bool serial_ready, bool i8042_ready)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm_report_memory(vm);
+	vm_shm_release(vm);
 	gmem_unmap(&vm->mem);
 	free(vm->cpuid);
 }

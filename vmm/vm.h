@@ -63,6 +63,44 @@ int vm_add_event(struct vm *vm, int fd, void (*cb)(int fd, uint32_t events, void
  * (last registered runs first). 0 or -ENOSPC. */
 int vm_at_teardown(struct vm *vm, void (*fn)(void *opaque), void *opaque);
 
+/* --- guest memory beyond RAM (vmm/vm_shm.c) --- */
+
+/* Memslot flag: KVM_MEM_READONLY (guest writes exit to nook as MMIO writes). */
+#define VM_MEM_READONLY	1u
+
+/* Registers [hva, hva+size) at guest-physical gpa as one KVM memslot (page-aligned gpa,
+ * size and hva; flags VM_MEM_*). Safe to call while RAM is being registered. Most
+ * callers want vm_alloc_shm instead. 0 or -errno. */
+int vm_add_memslot(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, uint32_t flags);
+
+/*
+ * A vCPU exit (KVM_EXIT_MMIO on a software-virtualized host) inside a shm region: the
+ * host mapping behind guest-physical region offset off is missing or refuses the
+ * access (a hole, a truncated file, a write to a read-only mapping). For a read, fill
+ * data (len <= 8 bytes); the guest's instruction completes with it. Return true to let
+ * the guest continue, false to stop the VM (after logging one line saying why).
+ */
+typedef bool vm_shm_fault_fn(void *opaque, uint64_t off, void *data, uint32_t len,
+			     bool is_write);
+
+struct vm_shm {
+	uint64_t gpa;	/* guest-physical base (1 GiB aligned, above RAM, not in e820) */
+	uint64_t size;
+	uint8_t *hva;	/* host reservation, 2 MiB aligned */
+};
+
+/*
+ * Reserves a shm region of size bytes (a multiple of 4 KiB): one PROT_NONE MAP_NORESERVE
+ * host reservation (costs no memory; the owner maps files or pages into it with
+ * MAP_FIXED) placed at the next free 1 GiB boundary above RAM, registered as one KVM
+ * memslot with flags (VM_MEM_*) and as a guest_mem window (kernel-mediated payload I/O
+ * only). fault (may be NULL: any fault then stops the VM) handles bad accesses. The
+ * reservation is unmapped after the teardown callbacks ran. what names the user in
+ * messages. 0, or -1 after one error line.
+ */
+int vm_alloc_shm(struct vm *vm, uint64_t size, uint32_t flags, vm_shm_fault_fn *fault,
+		 void *opaque, const char *what, struct vm_shm *out);
+
 /* Hook (vmm/vm_devices.c): create the devices cfg asks for (--fs, --root, ...). Called
  * after RAM and the irqchip exist, before the kernel and command line are finalised.
  * Returns 0, or non-zero after logging one error line. */

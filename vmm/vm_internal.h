@@ -20,6 +20,19 @@
 
 #define VM_DEV_CMDLINE_MAX	2048
 #define VM_MAX_TEARDOWN		16
+#define VM_MAX_SHM		GMEM_MAX_WINDOWS
+/* KVM memslot ids: RAM uses 0..GMEM_MAX_REGIONS-1, shm regions the ones after. */
+#define VM_SHM_SLOT_BASE	GMEM_MAX_REGIONS
+
+/* One shm region (vm_alloc_shm); read by vCPU threads, written before they start. */
+struct vm_shm_region {
+	struct vm_shm shm;
+	size_t map_len;		/* the reservation at map_base (hva trimmed to 2 MiB) */
+	void *map_base;
+	vm_shm_fault_fn *fault;
+	void *opaque;
+	char what[48];
+};
 
 struct vcpu {
 	struct vm *vm;
@@ -66,7 +79,20 @@ struct vm {
 	int nr_virtio;
 	struct { void (*fn)(void *); void *opaque; } teardown[VM_MAX_TEARDOWN];
 	int nr_teardown;
+	struct vm_shm_region shm[VM_MAX_SHM];
+	int nr_shm;
+	uint64_t shm_next;		/* next free shm guest-physical address */
+	int nr_memslots;		/* vm_add_memslot slots used */
 };
+
+/* vmm/vm_shm.c */
+/* A vCPU exit at gpa: 0 if gpa is in no shm region, 1 handled (resume the guest), -1 the
+ * VM must stop (already logged and requested). */
+int vm_shm_exit(struct vm *vm, uint64_t gpa, void *data, uint32_t len, bool is_write);
+/* True if [gpa, gpa+len) touches a shm region (MMIO must not shadow them). */
+bool vm_shm_overlaps(const struct vm *vm, uint64_t gpa, uint64_t len);
+/* Unmaps every shm reservation (after devices were torn down). */
+void vm_shm_release(struct vm *vm);
 
 /* vmm/vcpu.c */
 int vcpu_create(struct vm *vm, struct vcpu *v, int index, uint64_t entry, char *err,
