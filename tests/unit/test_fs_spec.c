@@ -103,3 +103,45 @@ Test(fs_spec, refusals)
 	cr_assert_eq(parse("%s", "/", &s, err), -1, "the root directory has no name to use as tag");
 	cr_assert_eq(parse("%s,tag=hostroot", "/", &s, err), 0, "%s", err);
 }
+
+Test(fs_spec, dax_window_size_and_min)
+{
+	struct fs_spec s;
+	char err[256];
+
+	cr_assert_eq(parse("%s", sub, &s, err), 0, "%s", err);
+	cr_assert_eq(s.dax_size, 0, "no window unless asked");
+	cr_assert_eq(s.dax_min, 64 << 10);
+	cr_assert_eq(parse("%s,dax=256M,dax_min=1M,ro", sub, &s, err), 0, "%s", err);
+	cr_assert_eq(s.dax_size, 256ULL << 20);
+	cr_assert_eq(s.dax_min, 1ULL << 20);
+	cr_assert(s.opts.readonly, "other options still reach the server");
+	cr_assert_eq(parse("%s,dax=16G,dax_min=0", sub, &s, err), 0, "%s", err);
+	cr_assert_eq(s.dax_size, 16ULL << 30);
+	cr_assert_eq(s.dax_min, 0);
+	cr_assert_eq(parse("%s,dax=4194304", sub, &s, err), 0, "bare bytes: %s", err);
+	cr_assert_eq(s.dax_size, 4ULL << 20);
+
+	cr_assert_eq(parse("%s,dax=3M", sub, &s, err), -1);
+	cr_assert(strstr(err, "multiple of 2M"), "%s", err);
+	cr_assert_eq(parse("%s,dax=18G", sub, &s, err), -1);
+	cr_assert(strstr(err, "16G"), "%s", err);
+	cr_assert_eq(parse("%s,dax=", sub, &s, err), -1);
+	cr_assert_eq(parse("%s,dax=1T", sub, &s, err), -1);
+	cr_assert_eq(parse("%s,dax=-2M", sub, &s, err), -1);
+	cr_assert_eq(parse("%s,dax=99999999999999999999G", sub, &s, err), -1);
+	cr_assert_eq(parse("%s,dax=17179869184G", sub, &s, err), -1, "overflows");
+	cr_assert_eq(parse("%s,dax_min=big", sub, &s, err), -1);
+}
+
+Test(fs_spec, dax_window_guest_ram_cost)
+{
+	struct fs_spec s;
+	char err[256];
+
+	cr_assert_eq(parse("%s,dax=4G", sub, &s, err), 0, "%s", err);
+	cr_assert_eq(fs_spec_dax_cost(&s), 64ULL << 20, "64 B per 4 KiB");
+	cr_assert_eq(fs_spec_check_dax(&s, 128ULL << 20, err, sizeof(err)), 0, "exactly half");
+	cr_assert_eq(fs_spec_check_dax(&s, 127ULL << 20, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "--memory"), "%s", err);
+}
