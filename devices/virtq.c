@@ -71,14 +71,18 @@ static const char *virtq_add_buf(const struct virtq *vq, struct virtq_elem *e,
 		return "buffer address + length overflows";
 	while (left) {
 		uint64_t n = gmem_contig(vq->mem, addr);
+		bool window = false;
 
+		if (n == 0 && e->allow_window)
+			window = (n = gmem_window_contig(vq->mem, addr)) != 0;
 		if (n == 0)
 			return "buffer outside guest RAM";
 		if (n > left)
 			n = left;
 		if (*cnt >= e->max_iov)
 			return "chain needs too many iovecs";
-		iov[*cnt].iov_base = gmem_ptr(vq->mem, addr, n);
+		iov[*cnt].iov_base = window ? gmem_window_ptr(vq->mem, addr, n) : gmem_ptr(vq->mem, addr, n);
+		e->nr_window += window;
 		iov[*cnt].iov_len = n;
 		(*cnt)++;
 		addr += n;
@@ -114,7 +118,7 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e)
 	vq->last_avail_idx++;
 
 	e->head = head;
-	e->nr_read = e->nr_write = 0;
+	e->nr_read = e->nr_write = e->nr_window = 0;
 	e->read_len = e->write_len = 0;
 	if (head >= vq->size)
 		return virtq_fail(vq, head, "head index out of range");

@@ -101,6 +101,11 @@ struct virtq_elem {
 	uint64_t read_len, write_len;   /* total bytes of each kind */
 	struct iovec *read, *write;
 	uint32_t max_iov;
+	/* Set by the caller: buffers may also lie in a guest_mem shm window (DAX window);
+	 * nr_window counts the iovecs that do. Such iovecs must never be dereferenced by
+	 * nook (see struct gmem_window). Without allow_window they reject the chain. */
+	bool allow_window;
+	uint32_t nr_window;
 };
 
 /*

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs/fuse_abi.h"
 #include "fs/fuse_iov.h"
@@ -196,7 +197,7 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 	if (o->flock)
 		f |= FUSE_FLOCK_LOCKS | FUSE_POSIX_LOCKS;
 	if (s->dax)
-		f |= FUSE_MAP_ALIGNMENT;
+		f |= FUSE_MAP_ALIGNMENT | FUSE_HAS_INODE_DAX;
 	if (s->uring_offered)
 		f |= FUSE_OVER_IO_URING;
 	/* The kernel takes passthrough only without writeback caching. Not with served
@@ -236,6 +237,7 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 	s->fs.submounts = f & FUSE_SUBMOUNTS;
 	s->fs.dont_mask = f & FUSE_DONT_MASK;
 	s->fs.passthrough = f & FUSE_PASSTHROUGH;
+	s->fs.dax_inode = f & FUSE_HAS_INODE_DAX;
 
 	out.major = FUSE_ABI_MAJOR;
 	out.minor = FUSE_ABI_MINOR;
@@ -274,6 +276,9 @@ static int64_t fuse_do_destroy(struct fuse_ctx *c)
 	/* A virtio-fs device outlives guest mounts: the next mount sends INIT again and
 	 * knows none of the old node ids or fhs, so they are all dropped now. */
 	pt_reset(&c->s->fs);
+	/* Mappings of the old session would outlive the node ids they came from. */
+	if (c->s->dax && c->s->dax->reset)
+		c->s->dax->reset(c->s->dax_opaque);
 	atomic_store(&c->s->destroyed, true);
 	atomic_store(&c->s->state, FUSE_ST_WAIT_INIT);
 	return 0;
@@ -762,23 +767,23 @@ static int64_t fuse_do_enosys(struct fuse_ctx *c)
 static int64_t fuse_do_setupmapping(struct fuse_ctx *c)
 {
 	const struct fuse_setupmapping_in *in = (const void *)c->arg;
-	struct handle *h;
-	int err;
+	bool writable = in->flags & FUSE_SETUPMAPPING_FLAG_WRITE;
+	int err, fd;
 
 	if (!c->s->dax)
 		return -ENOSYS;
 	if (in->len == 0 || in->foffset > UINT64_MAX - in->len || in->moffset > UINT64_MAX - in->len ||
 	    (in->flags & ~(uint64_t)(FUSE_SETUPMAPPING_FLAG_WRITE | FUSE_SETUPMAPPING_FLAG_READ)))
 		return -EINVAL;
-	if (c->s->fs.opt.readonly && (in->flags & FUSE_SETUPMAPPING_FLAG_WRITE))
+	if (c->s->fs.opt.readonly && writable)
 		return -EROFS;
-	h = pt_handle_get(&c->s->fs, in->fh);
-	if (!h)
-		return -EBADF;
-	err = c->s->dax->setup(c->s->dax_opaque, h->fd, in->foffset, in->len, in->moffset,
-			       in->flags & FUSE_SETUPMAPPING_FLAG_WRITE);
-	pt_handle_put(&c->s->fs, h);
-	return err;
+	/* Linux sends fh -1: the mapping belongs to the inode, not to an open file. */
+	fd = pt_open_for_dax(&c->s->fs, &c->rq, writable);
+	if (fd < 0)
+		return fd == -ENOMEM ? -EIO : fd;	/* ENOMEM: the guest would retry forever */
+	err = c->s->dax->setup(c->s->dax_opaque, fd, in->foffset, in->len, in->moffset, writable);
+	close(fd);
+	return err == -ENOMEM ? -EIO : err;
 }
 
 static int64_t fuse_do_removemapping(struct fuse_ctx *c)
@@ -1138,6 +1143,11 @@ void fuse_server_set_dax(struct fuse_server *s, const struct fuse_dax_ops *ops, 
 {
 	s->dax = ops;
 	s->dax_opaque = opaque;
+}
+
+void fuse_server_set_dax_min(struct fuse_server *s, uint64_t min_size)
+{
+	s->fs.dax_min = min_size;
 }
 
 void fuse_server_set_backing(struct fuse_server *s, const struct fuse_backing_ops *ops,

@@ -113,20 +113,29 @@ bool fuse_server_destroyed(const struct fuse_server *s);
 
 /*
  * DAX window hook (virtio-fs shared memory). A transport with a DAX window registers
- * these before the guest mounts; INIT then offers FUSE_MAP_ALIGNMENT and SETUPMAPPING /
- * REMOVEMAPPING reach the callbacks (without a hook they fail with ENOSYS). The server
- * has validated the fh (fd is the open host file, valid for the call only), that len is
- * non-zero and that no offset + len overflows; the transport must still check that
- * [moffset, moffset + len) lies inside its window and is aligned. Return 0 or -errno.
+ * these before the guest mounts; INIT then offers FUSE_MAP_ALIGNMENT and
+ * FUSE_HAS_INODE_DAX, and SETUPMAPPING / REMOVEMAPPING reach the callbacks (without a
+ * hook they fail with ENOSYS). SETUPMAPPING names no open file (the guest sends fh -1):
+ * the server opens the request's node id itself (O_RDWR only for a writable mapping;
+ * EROFS on a read-only share) and fd is valid for the call only. The server has checked
+ * that len is non-zero and that no offset + len overflows; the transport must still
+ * check that [moffset, moffset + len) lies inside its window and is aligned. Return 0
+ * or -errno. reset (may be NULL) wipes the window: DESTROY and device reset.
  */
 struct fuse_dax_ops {
 	int (*setup)(void *opaque, int fd, uint64_t foffset, uint64_t len, uint64_t moffset,
 		     bool writable);
 	int (*remove)(void *opaque, uint64_t moffset, uint64_t len);
+	void (*reset)(void *opaque);
 };
 
 /* Registers (or with ops NULL, removes) the DAX hook. Call before serving requests. */
 void fuse_server_set_dax(struct fuse_server *s, const struct fuse_dax_ops *ops, void *opaque);
+
+/* Per-inode DAX policy (with a hook): regular files of at least min_size bytes get
+ * FUSE_ATTR_DAX, decided once per node id at its first reply (the guest rebuilds an
+ * inode whose flag flips). Default 64 KiB. */
+void fuse_server_set_dax_min(struct fuse_server *s, uint64_t min_size);
 
 /*
  * Kernel passthrough hook (host /dev/fuse, FUSE_PASSTHROUGH). A transport that can

@@ -28,6 +28,7 @@ struct inode {
 	uint64_t dev, ino, mnt_id;
 	uint32_t mode;           /* S_IFMT bits (a file never changes type) */
 	bool submount;           /* on a different mount than its parent */
+	uint8_t dax;             /* FUSE_ATTR_DAX decided once: 0 not yet, 1 no, 2 yes */
 	uint64_t nodeid;
 	uint64_t nlookup;        /* FUSE lookup count */
 	uint32_t refs;           /* requests currently using it */

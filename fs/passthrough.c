@@ -79,6 +79,7 @@ int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t e
 
 	memset(fs, 0, sizeof(*fs));
 	fs->opt = *o;
+	fs->dax_min = 64 << 10;
 	if (fs->opt.posix_acl)
 		fs->opt.xattr = true;
 	fs->proc_fd = -1;
@@ -209,7 +210,27 @@ static void pt_fill_attr(const struct statx *stx, struct fuse_attr *a)
 	a->blksize = stx->stx_blksize;
 }
 
-static void pt_fill_entry(struct pt_fs *fs, const struct inode *ino, const struct statx *stx,
+/* FUSE_ATTR_DAX for ino: regular files of at least dax_min bytes, decided at the first
+ * reply and kept (a flag that flips makes the guest drop and rebuild its inode). */
+static uint32_t pt_dax_flag(struct pt_fs *fs, struct inode *ino, const struct statx *stx)
+{
+	uint8_t want, cur;
+
+	if (!fs->dax_inode)
+		return 0;
+	cur = __atomic_load_n(&ino->dax, __ATOMIC_RELAXED);
+	if (!cur) {
+		want = S_ISREG(stx->stx_mode) && stx->stx_size >= fs->dax_min ? 2 : 1;
+		/* First decider wins; a racing reply uses the winner's choice. */
+		if (!__atomic_compare_exchange_n(&ino->dax, &cur, want, false, __ATOMIC_RELAXED,
+						 __ATOMIC_RELAXED))
+			want = cur;
+		cur = want;
+	}
+	return cur == 2 ? FUSE_ATTR_DAX : 0;
+}
+
+static void pt_fill_entry(struct pt_fs *fs, struct inode *ino, const struct statx *stx,
 			  struct fuse_entry_out *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -220,6 +241,7 @@ static void pt_fill_entry(struct pt_fs *fs, const struct inode *ino, const struc
 	pt_fill_attr(stx, &e->attr);
 	if (fs->submounts && ino->submount && S_ISDIR(ino->mode))
 		e->attr.flags |= FUSE_ATTR_SUBMOUNT;
+	e->attr.flags |= pt_dax_flag(fs, ino, stx);
 }
 
 /* Registers fd (consumed) as a child of dir and fills the entry reply. */
@@ -416,7 +438,7 @@ void pt_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t nlookup)
 	inode_forget(fs->inodes, nodeid, nlookup);
 }
 
-static int pt_attr_reply(struct pt_fs *fs, int fd, struct fuse_attr_out *out)
+static int pt_attr_reply(struct pt_fs *fs, struct inode *ino, int fd, struct fuse_attr_out *out)
 {
 	struct statx stx;
 	int err = pt_statx(fd, &stx);
@@ -426,7 +448,20 @@ static int pt_attr_reply(struct pt_fs *fs, int fd, struct fuse_attr_out *out)
 	memset(out, 0, sizeof(*out));
 	out->attr_valid = fs->attr_timeout;
 	pt_fill_attr(&stx, &out->attr);
+	out->attr.flags |= pt_dax_flag(fs, ino, &stx);
 	return 0;
+}
+
+int pt_open_for_dax(struct pt_fs *fs, const struct pt_req *rq, bool writable)
+{
+	struct pt_node n;
+	int err = pt_node_get(fs, rq->nodeid, &n);
+
+	if (err)
+		return err;
+	err = S_ISREG(n.ino->mode) ? pt_reopen(fs, n.fd, writable ? O_RDWR : O_RDONLY) : -EINVAL;
+	pt_node_put(fs, &n);
+	return err;
 }
 
 int pt_getattr(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_getattr_in *in,
@@ -437,7 +472,7 @@ int pt_getattr(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_geta
 
 	if (err)
 		return err;
-	err = pt_attr_reply(fs, n.fd, out);
+	err = pt_attr_reply(fs, n.ino, n.fd, out);
 	pt_node_put(fs, &n);
 	return err;
 }
@@ -538,7 +573,7 @@ int pt_setattr(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_seta
 	}
 	/* FATTR_CTIME: the host updates ctime itself with every change above.
 	 * FATTR_LOCKOWNER: only meaningful for mandatory locks, which Linux dropped. */
-	err = pt_attr_reply(fs, n.fd, out);
+	err = pt_attr_reply(fs, n.ino, n.fd, out);
 out:
 	handle_put(fs->handles, h);
 	pt_node_put(fs, &n);

@@ -38,6 +38,8 @@ struct pt_fs {
 	bool submounts;
 	bool dont_mask;
 	bool passthrough;        /* FUSE_PASSTHROUGH: regular files open passed through */
+	bool dax_inode;          /* FUSE_HAS_INODE_DAX: FUSE_ATTR_DAX per inode */
+	uint64_t dax_min;        /* regular files this large use DAX (fuse_server_set_dax_min) */
 };
 
 /* Identity of the caller of one request (from fuse_in_header). */
@@ -106,6 +108,9 @@ int pt_syncfs(struct pt_fs *fs, const struct pt_req *rq);
 int pt_getlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in *in,
 	     struct fuse_lk_out *out);
 /* The host fd of an open file for the duration of a DAX setup call. */
+/* SETUPMAPPING: a new fd on rq's node (a regular file), O_RDWR if writable else
+ * O_RDONLY; the caller closes it. fd or -errno. */
+int pt_open_for_dax(struct pt_fs *fs, const struct pt_req *rq, bool writable);
 struct handle *pt_handle_get(struct pt_fs *fs, uint64_t fh);
 void pt_handle_put(struct pt_fs *fs, struct handle *h);
 int pt_setlk(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_lk_in *in, bool wait);

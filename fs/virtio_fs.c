@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "devices/virtq.h"
+#include "fs/dax_iov.h"
 #include "fs/fuse_abi.h"
 #include "fs/fuse_server.h"
 #include "vmm/log.h"
@@ -37,6 +38,9 @@ struct vfs_req {
 	uint16_t head;
 	uint32_t nr_read, nr_write;
 	uint64_t write_len;
+	/* Some buffers lie in a shm window (a DAX mmap used as an I/O buffer): never
+	 * touched by nook, copied by the kernel (fs/dax_iov.h). */
+	const struct guest_mem *window_mem;
 	struct iovec iov[];   /* nr_read readable, then nr_write writable */
 };
 
@@ -100,7 +104,10 @@ static void vfs_handle(struct vfs_req *r)
 	stale = !q->active || q->gen != r->gen;
 	pthread_mutex_unlock(&q->lock);
 	/* A request queued before a reset is dropped: the driver that sent it is gone. */
-	if (!stale)
+	if (!stale && r->window_mem)
+		len = dax_iov_dispatch(r->window_mem, fs->dispatch, fs->opaque, r->iov,
+				       (int)r->nr_read, r->iov + r->nr_read, (int)r->nr_write);
+	else if (!stale)
 		len = fs->dispatch(fs->opaque, r->iov, (int)r->nr_read, r->iov + r->nr_read,
 				   (int)r->nr_write);
 	if (len > r->write_len) {
@@ -178,6 +185,17 @@ static struct vfs_req *vfs_req_new(struct vfs_queue *q, uint64_t gen,
 	r->gen = gen;
 	r->head = e->head;
 	r->write_len = e->write_len;
+	r->window_mem = NULL;
+	if (e->nr_window) {
+		/* Uncoalesced: a RAM buffer and a window buffer may be adjacent in host
+		 * memory, and each iovec must stay wholly one or the other. */
+		r->window_mem = q->vq->mem;
+		r->nr_read = e->nr_read;
+		r->nr_write = e->nr_write;
+		memcpy(r->iov, e->read, sizeof(struct iovec) * e->nr_read);
+		memcpy(r->iov + e->nr_read, e->write, sizeof(struct iovec) * e->nr_write);
+		return r;
+	}
 	r->nr_read = vfs_coalesce(r->iov, e->read, e->nr_read);
 	r->nr_write = vfs_coalesce(r->iov + r->nr_read, e->write, e->nr_write);
 	return r;
@@ -188,7 +206,8 @@ static bool vfs_drain(struct vfs_queue *q)
 {
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		struct virtq_elem e = { .read = q->rd, .write = q->wr, .max_iov = VFS_MAX_IOV };
+		struct virtq_elem e = { .read = q->rd, .write = q->wr, .max_iov = VFS_MAX_IOV,
+					.allow_window = true };
 		struct vfs_req *r;
 		uint64_t gen;
 		int rc;

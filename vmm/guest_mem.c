@@ -57,6 +57,19 @@ uint64_t gmem_window_contig(const struct guest_mem *m, uint64_t gpa)
 	return 0;
 }
 
+bool gmem_hva_in_window(const struct guest_mem *m, const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	for (int i = 0; i < m->nr_windows; i++) {
+		uintptr_t b = (uintptr_t)m->windows[i].hva;
+
+		if (a >= b && a - b < m->windows[i].size && len <= m->windows[i].size - (a - b))
+			return true;
+	}
+	return false;
+}
+
 /* True if [a, a+alen) and [b, b+blen) share a byte (sizes > 0, no wrap-around). */
 static bool gmem_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {

@@ -59,6 +59,9 @@ void *gmem_window_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* Largest len such that [gpa, gpa+len) stays inside one window (0 if gpa is in none). */
 uint64_t gmem_window_contig(const struct guest_mem *m, uint64_t gpa);
 
+/* True if host range [p, p+len) lies inside one window's host mapping. */
+bool gmem_hva_in_window(const struct guest_mem *m, const void *p, size_t len);
+
 /* Records a window (it must not overlap RAM or another window). 0, -EINVAL or -ENOSPC. */
 int gmem_add_window(struct guest_mem *m, uint64_t gpa, uint64_t size, void *hva);
 

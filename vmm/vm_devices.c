@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "devices/virtio_mmio.h"
+#include "fs/dax.h"
 #include "fs/fs_spec.h"
 #include "fs/fuse_server.h"
 #include "fs/virtio_fs.h"
@@ -27,6 +28,7 @@ struct vm_fs_share {
 	struct fuse_server *srv;
 	struct virtio_fs *fs;
 	struct virtio_mmio *transport;
+	struct dax_window *dax;	/* dax=SIZE: the share's window */
 };
 
 static int vm_virtio_ioeventfd(void *ctx, uint64_t addr, uint32_t len, uint64_t datamatch,
@@ -77,9 +79,49 @@ static void vm_fs_teardown(void *opaque)
 		virtio_mmio_destroy(sh->transport);
 	if (sh->fs)
 		virtio_fs_destroy(sh->fs);
+	dax_window_free(sh->dax);	/* no request can reach it any more */
 	if (sh->srv)
 		fuse_server_free(sh->srv);
 	free(sh);
+}
+
+/* A guest access the window's host mapping could not back (vCPU thread). */
+static bool vm_fs_dax_fault(void *opaque, uint64_t off, void *data, uint32_t len, bool is_write)
+{
+	struct vm_fs_share *sh = opaque;
+
+	return dax_fault(sh->dax, off, data, len, is_write);
+}
+
+static void vm_fs_dax_watch(int fd, uint32_t events, void *opaque)
+{
+	dax_watch_event(opaque);
+}
+
+/* dax=SIZE: a window as shm region 0, SETUP/REMOVEMAPPING wired to it. 0 or -1 (logged). */
+static int vm_fs_add_dax(struct vm *vm, struct vm_fs_share *sh, const struct fs_spec *spec,
+			 const char *what)
+{
+	struct vm_shm shm;
+	char err[256];
+
+	if (fs_spec_check_dax(spec, vm_mem(vm)->ram_size, err, sizeof(err))) {
+		log_err("--fs %s: %s", spec->opts.source, err);
+		return -1;
+	}
+	if (vm_alloc_shm(vm, spec->dax_size, 0, vm_fs_dax_fault, sh, what, &shm))
+		return -1;
+	sh->dax = dax_window_new(shm.hva, shm.size, err, sizeof(err));
+	if (!sh->dax || virtio_fs_set_shm_region(sh->fs, VIRTIO_FS_SHM_DAX, shm.gpa, shm.size)) {
+		log_err("--fs %s: DAX window: %s", spec->opts.source, sh->dax ? "bad region" : err);
+		return -1;
+	}
+	fuse_server_set_dax(sh->srv, &dax_window_ops, sh->dax);
+	fuse_server_set_dax_min(sh->srv, spec->dax_min);
+	if (dax_watch_fd(sh->dax) >= 0 &&
+	    vm_add_event(vm, dax_watch_fd(sh->dax), vm_fs_dax_watch, sh->dax))
+		log_warn("%s: host truncations are only caught at the guest's access", what);
+	return 0;
 }
 
 /* Creates one share; *srv_out (may be NULL) gets its server. */
@@ -108,6 +150,8 @@ static int vm_fs_add(struct vm *vm, const struct fs_spec *spec, struct fuse_serv
 		return -1;
 	}
 	snprintf(what, sizeof(what), "virtio-fs '%.*s'", FS_SPEC_TAG_MAX, spec->tag);
+	if (spec->dax_size && vm_fs_add_dax(vm, sh, spec, what))
+		return -1;
 	if (vm_add_virtio(vm, &virtio_fs_dev_ops, sh->fs, what, &sh->transport))
 		return -1;
 	log_info("virtio-fs '%s' -> %s%s", spec->tag, spec->opts.source,

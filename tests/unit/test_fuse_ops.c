@@ -1102,7 +1102,7 @@ static int fake_remove(void *opaque, uint64_t moff, uint64_t len)
 	return 0;
 }
 
-static const struct fuse_dax_ops fake_dax = { fake_setup, fake_remove };
+static const struct fuse_dax_ops fake_dax = { fake_setup, fake_remove, NULL };
 
 Test(fuse_ops, dax_hook)
 {
@@ -1136,10 +1136,14 @@ Test(fuse_ops, dax_hook)
 	sm.moffset = UINT64_MAX - 100;
 	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), -EINVAL);
 	sm.moffset = 0;
-	sm.fh = 9999;
-	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), -EBADF);
+	sm.fh = UINT64_MAX;	/* what Linux sends: the node id names the file */
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid, &sm, sizeof(sm), NULL, 0, NULL), 0);
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, e.nodeid + 12345, &sm, sizeof(sm), NULL, 0, NULL),
+		     -ESTALE);
+	cr_assert_eq(ft_req(&t, FUSE_SETUPMAPPING, 1, &sm, sizeof(sm), NULL, 0, NULL), -EINVAL,
+		     "a directory cannot be mapped");
 	cr_assert_eq(ft_req(&t, FUSE_REMOVEMAPPING, 1, &rm, sizeof(rm), NULL, 0, NULL), 0);
-	cr_assert_eq(dax_calls, 3);
+	cr_assert_eq(dax_calls, 4);
 	rm.in.count = 3; /* more entries than the request carries */
 	cr_assert_eq(ft_req(&t, FUSE_REMOVEMAPPING, 1, &rm, sizeof(rm), NULL, 0, NULL), -EINVAL);
 	ft_release(&t, e.nodeid, fh, false);
