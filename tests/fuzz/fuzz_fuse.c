@@ -6,7 +6,8 @@
  *            5 no xattr, 6 flock
  *   [1]      number of in-iovecs the request is cut into (1 + v % 8)
  *   [2]      number of out-iovecs (1 + v % 8); bit 7 adds a 132 KiB last buffer
- *   [3]      unused
+ *   [3]      bit 0: the server gets a 4 MiB DAX window (fs/dax.c over a PROT_NONE
+ *            reservation), so SETUPMAPPING / REMOVEMAPPING really map tree files
  *   [4..18)  7 x u16 in-split points (mod request length, sorted)
  *   [18..34) 8 x u16 out-iovec sizes (mod 4097)
  *   [34..36) unused
@@ -38,9 +39,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs/dax.h"
 #include "fs/fuse_server.h"
 
 #define FZ_HDR       36
@@ -356,6 +359,24 @@ static int fz_refused(uint8_t *req, size_t len)
 	return 0;
 }
 
+/* One window for the whole run (wiped after each input). */
+static struct dax_window *fz_dax_window(void)
+{
+	static struct dax_window *w;
+	char err[128];
+
+	if (!w) {
+		void *p = mmap(NULL, 4u << 20, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (p == MAP_FAILED || !(w = dax_window_new(p, 4u << 20, err, sizeof(err)))) {
+			fprintf(stderr, "fuzz_fuse: no DAX window\n");
+			abort();
+		}
+	}
+	return w;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t reply[FZ_BIG_OUT + 8 * 4097];
@@ -385,6 +406,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_fuse: fuse_server_add_virtual failed\n");
 		abort();
 	}
+	if (data[3] & 1)
+		fuse_server_set_dax(s, &dax_window_ops, fz_dax_window());
 	fz_setup(s);
 
 	const uint8_t *p = data + FZ_HDR;
@@ -414,6 +437,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		left -= len;
 	}
 	fuse_server_free(s);
+	if (data[3] & 1)
+		dax_reset(fz_dax_window());
 	fz_check_canary();
 	return 0;
 }

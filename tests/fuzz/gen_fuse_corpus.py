@@ -19,10 +19,11 @@ def m(i):
     return 0xAA00000000000000 | i
 
 
-def layout(opts=0, n_in=1, n_out=1, big=True, splits=(), outs=(4096,)):
+def layout(opts=0, n_in=1, n_out=1, big=True, splits=(), outs=(4096,), dax=False):
     splits = list(splits) + [0] * (7 - len(splits))
     outs = list(outs) + [0] * (8 - len(outs))
-    return (bytes([opts, (n_in - 1) % 8, ((n_out - 1) % 8) | (0x80 if big else 0), 0])
+    return (bytes([opts, (n_in - 1) % 8, ((n_out - 1) % 8) | (0x80 if big else 0),
+                   1 if dax else 0])
             + struct.pack('<7H', *splits) + struct.pack('<8H', *outs) + b'\0\0')
 
 
@@ -131,6 +132,31 @@ def main():
         # Plain layout: one in-iovec, a header-sized out-iovec, then a big one.
         with open(os.path.join(out, name), 'wb') as f:
             f.write(layout(opts=0x4a, n_out=2, outs=(16,)) + body)
+    # DAX window seeds (layout byte 3 bit 0): setup, upgrade, replace, remove, hostile
+    # bounds, DESTROY wiping live mappings.
+    def setup(foff, ln, moff, flags, node=FILE):
+        return req(48, m(node), struct.pack('<QQQQQ', 0xffffffffffffffff, foff, ln, flags, moff))
+
+    def remove(*ranges):
+        return req(49, m(FILE), struct.pack('<I', len(ranges)) +
+                   b''.join(struct.pack('<QQ', a, b) for a, b in ranges))
+    M2 = 2 << 20
+    saved_unique = _unique[0]   # keep the other seeds' bytes unchanged
+    dax = {
+        'dax_setup_read': setup(0, M2, 0, 1),
+        'dax_setup_upgrade_remove': setup(0, M2, 0, 1) + setup(0, M2, 0, 3) + remove((0, M2)),
+        'dax_setup_split_remove': setup(0, M2, M2, 1) + setup(4096, 4096, M2 + 8192, 1) +
+        remove((M2 + 4096, 4096), (0, 4 << 20)),
+        'dax_setup_bounds': setup(0, M2, (4 << 20) - 4096, 1) + setup(0, 4096, 100, 1) +
+        setup(0xfffffffffffff000, 4096, 0, 1) + setup(0, 0, 0, 1),
+        'dax_setup_dir': setup(0, 4096, 0, 1, node=DIR),
+        'dax_remove_bounds': remove((0xfffffffffffffff0, 32), (4 << 20, 4096), (0, 0)),
+        'dax_destroy_live': setup(0, M2, 0, 3) + req(38, 0),
+    }
+    _unique[0] = saved_unique
+    for name, body in sorted(dax.items()):
+        with open(os.path.join(out, name), 'wb') as f:
+            f.write(layout(opts=0x4a, n_out=2, outs=(16,), dax=True) + body)
     # A few cursor-stressing layouts of data-carrying requests.
     s = seeds()
     odd = [('split_write', s['16_write'], layout(0x46, 4, 3, True, (7, 40, 81), (3, 17, 5))),
