@@ -40,6 +40,7 @@ int vcpu_create(struct vm *vm, struct vcpu *v, int index, uint64_t entry, char *
 
 	v->vm = vm;
 	v->index = index;
+	v->last_fault_gpa = ~0ULL;
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
 	if (v->fd < 0) {
 		snprintf(err, errlen, "KVM_CREATE_VCPU %d: %s", index, strerror(errno));
@@ -130,6 +131,39 @@ static bool vcpu_handle_mmio(struct vcpu *v)
 	return true;
 }
 
+/* Hardware KVM reports a guest access to a host page it could not map (a DAX window
+ * page past a truncated file's end, a hole) as KVM_RUN failing with EFAULT and, on
+ * kernels with KVM_CAP_MEMORY_FAULT_INFO, exit_reason KVM_EXIT_MEMORY_FAULT and the gpa
+ * (Debian 12's headers predate it: its number and layout, from the KVM API). */
+#ifndef KVM_EXIT_MEMORY_FAULT
+#define KVM_EXIT_MEMORY_FAULT 39
+#endif
+struct vcpu_memory_fault {
+	uint64_t flags, gpa, size;
+};
+
+/* True if the guest may run again: the shm owner fixed the page. The guest re-executes
+ * the access, so the same gpa faulting twice in a row stops the VM (never spin). */
+static bool vcpu_handle_memory_fault(struct vcpu *v)
+{
+	struct vcpu_memory_fault mf;
+	uint8_t data[8] = { 0 };
+	int shm;
+
+	memcpy(&mf, &v->run->mmio, sizeof(mf));	/* same union */
+	if (mf.gpa == v->last_fault_gpa) {
+		log_err("vCPU %d: guest access to 0x%llx faults again after it was repaired; "
+			"stopping", v->index, (unsigned long long)mf.gpa);
+		vm_request_stop(v->vm, NOOK_EXIT_ERROR);
+		return false;
+	}
+	v->last_fault_gpa = mf.gpa;
+	shm = vm_shm_exit(v->vm, mf.gpa, data, sizeof(data), false);
+	if (shm == 0)
+		vcpu_fatal(v, "KVM memory fault outside guest memory nook can repair");
+	return shm > 0;
+}
+
 static const char *vcpu_internal_suberror(uint32_t s)
 {
 	switch (s) {
@@ -214,10 +248,16 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
+			if (errno == EFAULT && v->run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
+				if (vcpu_handle_memory_fault(v))
+					continue;
+				break;
+			}
 			log_err("vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));
 			vm_request_stop(vm, NOOK_EXIT_ERROR);
 			break;
 		}
+		v->last_fault_gpa = ~0ULL;	/* the guest made progress */
 		if (!vcpu_handle_exit(v))
 			break;
 	}

@@ -42,6 +42,7 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	uint64_t last_fault_gpa;	/* hardware KVM memory fault in a shm region; ~0: none */
 };
 
 struct vm {
