@@ -98,6 +98,21 @@ static void vm_fs_dax_watch(int fd, uint32_t events, void *opaque)
 	dax_watch_event(opaque);
 }
 
+/* Each mapped 2 MiB range is a host VMA, and so may be each hole between them: warn
+ * when a full window could exceed vm.max_map_count (mappings would then fail with EIO). */
+static void vm_fs_check_map_count(const struct fs_spec *spec)
+{
+	unsigned long max = 0, need = (unsigned long)(spec->dax_size >> 21) * 2 + 4096;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+
+	if (f && fscanf(f, "%lu", &max) == 1 && max < need)
+		log_warn("--fs %s: a full dax=%lluM window may need %lu mappings, more than "
+			 "vm.max_map_count (%lu): mappings past it fail with EIO in the guest",
+			 spec->opts.source, (unsigned long long)(spec->dax_size >> 20), need, max);
+	if (f)
+		fclose(f);
+}
+
 /* dax=SIZE: a window as shm region 0, SETUP/REMOVEMAPPING wired to it. 0 or -1 (logged). */
 static int vm_fs_add_dax(struct vm *vm, struct vm_fs_share *sh, const struct fs_spec *spec,
 			 const char *what)
@@ -109,6 +124,7 @@ static int vm_fs_add_dax(struct vm *vm, struct vm_fs_share *sh, const struct fs_
 		log_err("--fs %s: %s", spec->opts.source, err);
 		return -1;
 	}
+	vm_fs_check_map_count(spec);
 	if (vm_alloc_shm(vm, spec->dax_size, 0, vm_fs_dax_fault, sh, what, &shm))
 		return -1;
 	sh->dax = dax_window_new(shm.hva, shm.size, err, sizeof(err));
