@@ -489,3 +489,40 @@ Test(virtq, setup_clears_broken_state)
 	cr_assert_eq(virtq_setup(&vq, &m.mem, &c, &why), 0);
 	cr_assert_eq(virtq_pop(&vq, &e), 0);
 }
+
+/* Buffers inside a shm window (a DAX mmap used as an I/O buffer): only for callers that
+ * allow them, counted, never turned into a RAM pointer. */
+Test(virtq, window_buffers_only_when_allowed)
+{
+	static uint8_t fake[1];	/* stands for the window's host mapping, never dereferenced */
+	uint64_t a = buf(16), win = 1ULL << 40;
+	struct vtd_buf bufs[] = { { a, 16, false }, { win + 4096, 8192, true } };
+	uint16_t head;
+
+	cr_assert_eq(gmem_add_window(&m.mem, win, 1 << 20, fake), 0);
+	head = vtd_add_chain(&dq, bufs, 2, false);
+	vtd_publish(&dq, head);
+	e.allow_window = true;
+	cr_assert_eq(virtq_pop(&vq, &e), 1);
+	cr_assert_eq(e.nr_window, 1);
+	cr_assert_eq(e.nr_write, 1);
+	cr_assert_eq(e.write[0].iov_base, fake + 4096);
+	cr_assert_eq(e.write[0].iov_len, 8192);
+	virtq_push(&vq, head, 0);
+	/* Running past the window's end: rejected even when allowed. */
+	bufs[1].gpa = win + (1 << 20) - 4096;
+	head = vtd_add_chain(&dq, bufs, 2, false);
+	vtd_publish(&dq, head);
+	expect_broken();
+}
+
+Test(virtq, window_buffers_refused_by_default)
+{
+	static uint8_t fake[1];
+	uint64_t a = buf(16), win = 1ULL << 40;
+	struct vtd_buf bufs[] = { { a, 16, false }, { win, 4096, true } };
+
+	cr_assert_eq(gmem_add_window(&m.mem, win, 1 << 20, fake), 0);
+	vtd_publish(&dq, vtd_add_chain(&dq, bufs, 2, false));
+	expect_broken();
+}
