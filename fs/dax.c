@@ -462,6 +462,10 @@ void dax_window_free(struct dax_window *w)
 {
 	if (!w)
 		return;
+	log_info("dax: %llu mappings set up, %llu removed, %llu refused, %llu zero-filled "
+		 "tails, %llu guest exits in the window", (unsigned long long)w->st.setups,
+		 (unsigned long long)w->st.removes, (unsigned long long)w->st.failed,
+		 (unsigned long long)w->st.zero_fills, (unsigned long long)w->st.exits);
 	dax_reset(w);
 	if (w->inotify_fd >= 0)
 		close(w->inotify_fd);

@@ -39,7 +39,7 @@ pattern 4 $((4 << 20)) > "$dax/trunc"
 pattern 3 $((256 << 10)) > "$plain/odfile"
 
 start=$(date +%s)
-timeout 400 "$NOOK" run --memory 256M --root "$root" --fs "$dax,tag=dax,dax=64M,stats" \
+NOOK_LOG=info timeout 400 "$NOOK" run --memory 256M --root "$root" --fs "$dax,tag=dax,dax=64M,stats" \
 	--fs "$plain,tag=plain" --append "init=/init" > "$work/out" 2>&1 &
 pid=$!
 
@@ -76,5 +76,5 @@ grep -Eq 'fs stats: SETUPMAPPING +[1-9]' "$work/out" || fail "no SETUPMAPPING co
 if grep -Eq 'fs stats: READ +[0-9]' "$work/out"; then fail "FUSE READ reached the DAX share"; fi
 echo "  dax-boot: ok no-fuse-read-on-dax-share"
 # nook's own account of the window (placement, truncation handling).
-grep -E '^nook: .*(dax|shared memory)' "$work/out" | sed 's/^/  /'
+grep -E '^nook: .*(dax:|shared memory)' "$work/out" | sed 's/^/  /'
 echo "dax-boot: all checks passed"
