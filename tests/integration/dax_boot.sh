@@ -38,6 +38,19 @@ truncate -s 4M "$dax/live"
 pattern 4 $((4 << 20)) > "$dax/trunc"
 pattern 3 $((256 << 10)) > "$plain/odfile"
 
+# Bad windows: one clear line and status 1, no guest.
+bad() {	# bad SPEC WANT-IN-MESSAGE
+	local msg rc
+	msg=$("$NOOK" run --fs "$1" 2>&1 </dev/null); rc=$?
+	[ $rc = 1 ] && [ "$(printf '%s\n' "$msg" | wc -l)" = 1 ] && [[ $msg == *"$2"* ]] ||
+		fail "--fs $1: status $rc, message: $msg"
+}
+bad "$plain,dax=3M" "multiple of 2M"
+bad "$plain,dax=32G" "limited to 16G"
+bad "$plain,dax=8G" "more than half of --memory"
+bad "$plain,dax=lots" "give a size"
+echo "  dax-boot: ok bad-windows-refused"
+
 start=$(date +%s)
 NOOK_LOG=info timeout 400 "$NOOK" run --memory 256M --root "$root" --fs "$dax,tag=dax,dax=64M,stats" \
 	--fs "$plain,tag=plain" --append "init=/init" > "$work/out" 2>&1 &
