@@ -63,6 +63,12 @@ struct nook_vt_entry_out {
 	uint64_t epoch;
 };
 
+/* Flag in a record's slot word: no fanotify helper watches this tree for this server,
+ * so changes by other host processes are not counted: the client must keep honouring
+ * the entry/attr timeouts for this object (versions then only make changes made through
+ * nook servers visible at once). */
+#define NOOK_VT_TIMED (1ull << 63)
+
 /* INIT flags2 bit 31 in the 64-bit view (design card item 1: no upstream kernel uses it). */
 #define NOOK_FUSE_VERTAB (1ull << 63)
 

@@ -11,7 +11,24 @@
 #include "fs/handle.h"
 #include "fs/inode.h"
 #include "fs/passthrough.h"
+#include "fs/vtab_watch.h"
 #include "vmm/log.h"
+
+/* Starts the fanotify helper; without it, say so once per process and mark records. */
+static void vtfs_watch(struct pt_fs *fs, int root_fd)
+{
+	static int said;
+	char why[256];
+
+	fs->vtw = vtab_watch_start(fs->vt, root_fd, why, sizeof(why));
+	if (fs->vtw)
+		return;
+	fs->vt_timed = true;
+	if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		log_warn("fs: version table without a fanotify helper (%s%s): changes by other "
+			 "host processes reach guests only after the attribute timeouts", why,
+			 errno == EPERM ? ", needs CAP_SYS_ADMIN" : "");
+}
 
 int vtfs_attach(struct pt_fs *fs, char *err, size_t errlen)
 {
@@ -24,6 +41,8 @@ int vtfs_attach(struct pt_fs *fs, char *err, size_t errlen)
 	fd = root ? inode_fd(fs->inodes, root) : -ESTALE;
 	if (fd >= 0) {
 		fs->vt = vtab_open(fd, NULL, (uint64_t)fs->opt.vt_slots, err, errlen);
+		if (fs->vt && fs->opt.vt_watch)
+			vtfs_watch(fs, fd);
 		inode_fd_put(root, fd);
 	}
 	inode_put(fs->inodes, root);
@@ -37,6 +56,8 @@ int vtfs_attach(struct pt_fs *fs, char *err, size_t errlen)
 
 void vtfs_detach(struct pt_fs *fs)
 {
+	vtab_watch_stop(fs->vtw);
+	fs->vtw = NULL;
 	vtab_close(fs->vt);
 	fs->vt = NULL;
 }
@@ -116,6 +137,8 @@ uint64_t vtfs_child_slot(struct pt_fs *fs, uint64_t parent, const char *name)
 void vtfs_snapshot(struct pt_fs *fs, uint64_t nodeid, struct nook_vt_entry_out *rec)
 {
 	vtab_read(fs->vt, vtfs_node_slot(fs, nodeid), rec);
+	if (rec->slot && fs->vt_timed)
+		rec->slot |= NOOK_VT_TIMED;
 }
 
 int vtfs_snapshot_restat(struct pt_fs *fs, uint64_t nodeid, struct fuse_attr *attr,

@@ -46,7 +46,7 @@ static void setup_opts(const char *opts)
 	open_table();
 }
 
-static void setup(void) { setup_opts("versions,vt_slots=65536,xattr"); }
+static void setup(void) { setup_opts("versions,vt_slots=65536,xattr,no_vt_watch"); }
 
 static void teardown(void)
 {
@@ -478,7 +478,7 @@ Test(vtab_fuse_plain, not_asked_plain_replies_but_bumps)
 	cr_assert_not_null(mkdtemp(t.dir));
 	fs_options_init(&o);
 	snprintf(o.source, sizeof(o.source), "%s", t.dir);
-	cr_assert_eq(fs_options_parse(&o, "versions,vt_slots=65536", err, sizeof(err)), 0);
+	cr_assert_eq(fs_options_parse(&o, "versions,vt_slots=65536,no_vt_watch", err, sizeof(err)), 0);
 	t.s = fuse_server_new(&o, err, sizeof(err));
 	cr_assert_not_null(t.s, "%s", err);
 	t.out = malloc(FT_OUT);
