@@ -372,7 +372,9 @@ static int64_t fuse_do_getattr(struct fuse_ctx *c)
 	int err;
 
 	/* The record first, then the stat. */
-	vtfs_snapshot(&c->s->fs, c->rq.nodeid, &rec);
+	memset(&rec, 0, sizeof(rec));
+	if (c->s->vertab)
+		vtfs_snapshot(&c->s->fs, c->rq.nodeid, &rec);
 	err = pt_getattr(&c->s->fs, &c->rq, in, &out);
 	return err ? err : fuse_vt_append(c, fuse_reply(c, &out, sizeof(out)), &rec);
 }
