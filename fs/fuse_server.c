@@ -1292,6 +1292,11 @@ bool fuse_server_uring(const struct fuse_server *s)
 	return s->flags & FUSE_OVER_IO_URING;
 }
 
+struct vtab *fuse_server_vtab(struct fuse_server *s)
+{
+	return s->fs.vt;
+}
+
 bool fuse_server_destroyed(const struct fuse_server *s)
 {
 	return atomic_load(&((struct fuse_server *)s)->destroyed);

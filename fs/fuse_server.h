@@ -112,6 +112,10 @@ void fuse_server_set_max_write(struct fuse_server *s, uint32_t max_write);
 int fuse_server_add_virtual(struct fuse_server *s, const char *name, const void *data, size_t len,
 			    unsigned mode);
 
+/* The share's metadata version table (fs/vtab.h), or NULL without `versions`. */
+struct vtab;
+struct vtab *fuse_server_vtab(struct fuse_server *s);
+
 /* True once the client sent DESTROY (or the transport should stop). */
 bool fuse_server_destroyed(const struct fuse_server *s);
 
