@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,7 @@ static void *vtw_main(void *arg)
 struct vtab_watch *vtab_watch_start(struct vtab *vt, int root_fd, char *err, size_t errlen)
 {
 	struct vtab_watch *w = calloc(1, sizeof(*w));
+	sigset_t all, old;
 	char proc[64];
 	int e;
 
@@ -193,7 +195,13 @@ struct vtab_watch *vtab_watch_start(struct vtab *vt, int root_fd, char *err, siz
 		snprintf(err, errlen, "fanotify helper: %s", strerror(e));
 		goto fail;
 	}
-	if ((e = pthread_create(&w->thread, NULL, vtw_main, w))) {
+	/* The helper takes no signals: a process that waits for SIGTERM with sigwait or a
+	 * signalfd must not have it delivered (and acted on by default) here. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&w->thread, NULL, vtw_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
 		snprintf(err, errlen, "fanotify helper thread: %s", strerror(e));
 		goto fail;
 	}
