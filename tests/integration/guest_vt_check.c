@@ -188,6 +188,34 @@ static void cross_changes(void)
 	}
 }
 
+/*
+ * Staleness between connections: 200 chmods through B, each checked by ONE stat through
+ * C right after B's call returned; the time from B's return to C's answer is printed.
+ */
+static void staleness(void)
+{
+	double worst = 0, sum = 0;
+	int missed = 0;
+
+	for (int i = 0; i < 200; i++) {
+		int want = i & 1 ? 0640 : 0604;
+		double t0, dt;
+
+		if (chmod("/mnt/b/d/hard", want)) {
+			missed++;
+			continue;
+		}
+		t0 = now_s();
+		missed += mode_of("/mnt/c/d/hard") != want;
+		dt = now_s() - t0;
+		sum += dt;
+		worst = dt > worst ? dt : worst;
+	}
+	check(missed == 0, "c-sees-every-chmod-at-once", "%d of 200 missed", missed);
+	printf("vt-check: info B-return to C-answer: mean %.0f us, max %.0f us (200 chmods)\n",
+	       sum / 200 * 1e6, worst * 1e6);
+}
+
 /* Phase 3: a host process rewrites host-file; C sees it (fanotify), bounded wait. */
 static void host_change(void)
 {
@@ -224,6 +252,7 @@ int main(void)
 	kernel_log();
 	repeated_stats();
 	cross_changes();
+	staleness();
 	host_change();
 	printf("vt-check: summary %d ok, %d failed\n", passed, failed);
 	sync();
