@@ -10,6 +10,8 @@
  *   nook_vtc=TAG  /mnt/c  the observer: each change must show on its next call
  * The host also changes host-file (through a plain host process: the fanotify path)
  * once the guest created vt-ready, and the guest waits (bounded) to see it through C.
+ * With nook_vm2=1 a second VM (the same program, nook_role=vm2) changes the tree on cue
+ * and the first checks it sees those changes at once.
  * Output: "vt-check: ok NAME" / "vt-check: FAIL NAME: why", then a summary line.
  */
 #include <errno.h>
@@ -240,12 +242,75 @@ static void host_change(void)
 	       now_s() - t0);
 }
 
+static void pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Waits (bounded, 120 s) until path exists. */
+static int wait_for(const char *path)
+{
+	for (int i = 0; i < 12000; i++) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		pause_ms(10);
+	}
+	return -1;
+}
+
+/*
+ * The second VM (nook_role=vm2, its share nook_vt2 at /mnt/v): once the first VM says
+ * go, it changes d/vm2file (chmod, same-size write, a new name) and only then creates
+ * d/vm2-done. The first VM must see every change on its next calls after the marker.
+ */
+static int second_vm(void)
+{
+	mount_share("nook_vt2", "/mnt/v");
+	check(wait_for("/mnt/v/vm2-go") == 0, "vm2-go", "never told to go");
+	check(chmod("/mnt/v/d/vm2file", 0600) == 0, "vm2-chmod", "chmod");
+	check(write_file("/mnt/v/d/vm2file", "VM2") == 0, "vm2-write", "write");
+	check(write_file("/mnt/v/d/vm2-new", "n") == 0, "vm2-create", "create");
+	check(write_file("/mnt/v/d/vm2-done", "done") == 0, "vm2-done", "marker");
+	printf("vt-check: summary %d ok, %d failed\n", passed, failed);
+	sync();
+	if (getpid() == 1)
+		reboot(RB_AUTOBOOT);
+	return failed != 0;
+}
+
+/* The first VM's side: C caches vm2file, tells VM 2 to go, then checks its changes. */
+static void other_vm(void)
+{
+	struct stat st;
+	char buf[16];
+	ssize_t n;
+
+	check(mode_of("/mnt/c/d/vm2file") == 0644, "c-vm2file-before", "mode %o",
+	      mode_of("/mnt/c/d/vm2file"));
+	n = read_file("/mnt/c/d/vm2file", buf, sizeof(buf));
+	check(n == 3 && !strcmp(buf, "vm1"), "c-vm2file-read", "'%s'", buf);
+	check(stat("/mnt/c/d/vm2-new", &st) != 0, "c-vm2-new-absent", "exists");
+	write_file("/mnt/b/vm2-go", "go");
+	check(wait_for("/mnt/c/d/vm2-done") == 0, "c-sees-vm2-done", "the other VM never finished");
+	check(mode_of("/mnt/c/d/vm2file") == 0600, "c-sees-vm2-chmod", "mode %o",
+	      mode_of("/mnt/c/d/vm2file"));
+	n = read_file("/mnt/c/d/vm2file", buf, sizeof(buf));
+	check(n == 3 && !strcmp(buf, "VM2"), "c-sees-vm2-write", "'%s'", buf);
+	check(stat("/mnt/c/d/vm2-new", &st) == 0, "c-sees-vm2-create", "missing");
+}
+
 int main(void)
 {
+	const char *role = getenv("nook_role");
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	mkdir("/proc", 0555);
 	mount("proc", "/proc", "proc", 0, NULL);
 	printf("vt-check: start\n");
+	if (role && !strcmp(role, "vm2"))
+		return second_vm();
 	mount_share("nook_vta", "/mnt/a");
 	mount_share("nook_vtb", "/mnt/b");
 	mount_share("nook_vtc", "/mnt/c");
@@ -253,6 +318,8 @@ int main(void)
 	repeated_stats();
 	cross_changes();
 	staleness();
+	if (getenv("nook_vm2"))
+		other_vm();
 	host_change();
 	printf("vt-check: summary %d ok, %d failed\n", passed, failed);
 	sync();
