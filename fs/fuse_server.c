@@ -179,7 +179,8 @@ static int64_t fuse_vt_append(struct fuse_ctx *c, int64_t len, const struct nook
 }
 
 /* The entry's record, and its attributes read again after it (see fs/vtab_fs.h). */
-static void fuse_vt_entry(struct fuse_ctx *c, struct fuse_entry_out *e, struct nook_vt_entry_out *rec)
+static void fuse_vt_entry(struct fuse_ctx *c, struct fuse_entry_out *e,
+			  struct nook_vt_entry_out *rec)
 {
 	memset(rec, 0, sizeof(*rec));
 	if (c->s->vertab && e->nodeid)

@@ -73,8 +73,8 @@ static int vtab_check_file(int fd, const char *path, struct stat *st, char *err,
 	if (!S_ISREG(st->st_mode))
 		return vtab_fail(err, errlen, 0, "version table %s is not a regular file", path);
 	if (st->st_uid != geteuid() || (st->st_mode & 077))
-		return vtab_fail(err, errlen, 0, "version table %s is not private to this user (owner or mode): "
-				 "refusing it", path);
+		return vtab_fail(err, errlen, 0, "version table %s is not private to this user "
+				 "(owner or mode): refusing it", path);
 	return 0;
 }
 
@@ -176,7 +176,8 @@ static int vtab_map(struct vtab *vt, char *err, size_t errlen)
 	if (memcmp(h.magic, VTAB_MAGIC, 8))
 		return vtab_fail(err, errlen, 0, "%s is not a nook version table (bad magic)", vt->path);
 	if (h.layout != VTAB_LAYOUT || h.slot_size != VTAB_SLOT_SIZE)
-		return vtab_fail(err, errlen, 0, "version table %s has another layout version or slot size", vt->path);
+		return vtab_fail(err, errlen, 0,
+				 "version table %s has another layout version or slot size", vt->path);
 	if (h.nslots < VTAB_SLOTS_MIN || h.nslots > VTAB_SLOTS_MAX || (h.nslots & (h.nslots - 1)))
 		return vtab_fail(err, errlen, 0, "version table %s has a bad slot count", vt->path);
 	vt->nslots = h.nslots;
