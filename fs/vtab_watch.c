@@ -118,6 +118,25 @@ static void vtw_event(struct vtab_watch *w, const struct fanotify_event_metadata
 		vtab_bump_epoch(w->vt);
 }
 
+void vtab_watch_parse(struct vtab_watch *w, const void *data, size_t n)
+{
+	const char *buf = data;
+
+	for (size_t off = 0; off + sizeof(struct fanotify_event_metadata) <= n;) {
+		struct fanotify_event_metadata m;
+
+		memcpy(&m, buf + off, sizeof(m));
+		if (m.vers != FANOTIFY_METADATA_VERSION || m.metadata_len < sizeof(m) ||
+		    m.event_len < m.metadata_len || m.event_len > n - off)
+			break;
+		vtw_event(w, &m, buf + off + m.metadata_len, buf + off + m.event_len);
+		/* FID-reporting groups never pass fds; a stray one must not leak. */
+		if (m.fd >= 0)
+			close(m.fd);
+		off += m.event_len;
+	}
+}
+
 static void *vtw_main(void *arg)
 {
 	struct vtab_watch *w = arg;
@@ -143,18 +162,7 @@ static void *vtw_main(void *arg)
 			vtab_bump_epoch(w->vt);
 			break;
 		}
-		for (size_t off = 0; off + sizeof(struct fanotify_event_metadata) <= (size_t)n;) {
-			struct fanotify_event_metadata m;
-
-			memcpy(&m, buf + off, sizeof(m));
-			if (m.vers != FANOTIFY_METADATA_VERSION || m.metadata_len < sizeof(m) ||
-			    m.event_len < m.metadata_len || m.event_len > (size_t)n - off)
-				break;
-			vtw_event(w, &m, buf + off + m.metadata_len, buf + off + m.event_len);
-			if (m.fd >= 0)
-				close(m.fd);
-			off += m.event_len;
-		}
+		vtab_watch_parse(w, buf, (size_t)n);
 	}
 	return NULL;
 }

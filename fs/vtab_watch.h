@@ -25,6 +25,10 @@ struct vtab_watch;
 struct vtab_watch *vtab_watch_start(struct vtab *vt, int root_fd, char *err, size_t errlen);
 void vtab_watch_stop(struct vtab_watch *w);
 
+/* Handles a buffer of fanotify events as read(2) returns them, checking every length
+ * (the thread's loop body; tests feed it hand-made events). */
+void vtab_watch_parse(struct vtab_watch *w, const void *buf, size_t len);
+
 /* Events seen so far (tests, statistics). */
 uint64_t vtab_watch_events(const struct vtab_watch *w);
 
