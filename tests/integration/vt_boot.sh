@@ -7,6 +7,8 @@
 # and a host process rewrites a file, which vtc must see (fanotify helper). A second VM
 # on the same tree (its own nook process, the same table) changes a file on cue, and the
 # first VM's vtc must see those changes on its next calls.
+# VT_EXTRA=",vt_slots=2" (say) adds options to every share (a 2-slot table: all files share
+# one slot, everything must still pass).
 # tests/integration/guest_vt_check.c runs as /init and reports one line per check.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,12 +40,12 @@ echo v1 > "$tree/host-file"
 
 start=$(date +%s)
 NOOK_VT_DIR=$work/vt timeout 400 "$NOOK" run --memory 128M --root "$root2" \
-	--fs "$tree,tag=vt2,versions" --append "init=/init nook_role=vm2 nook_vt2=vt2" \
+	--fs "$tree,tag=vt2,versions${VT_EXTRA:-}" --append "init=/init nook_role=vm2 nook_vt2=vt2" \
 	> "$work/out2" 2>&1 &
 pid2=$!
 NOOK_VT_DIR=$work/vt timeout 400 "$NOOK" run --memory 256M --root "$root" \
-	--fs "$tree,tag=vta,versions,stats" --fs "$tree,tag=vtb,versions" \
-	--fs "$tree,tag=vtc,versions" \
+	--fs "$tree,tag=vta,versions${VT_EXTRA:-},stats" --fs "$tree,tag=vtb,versions${VT_EXTRA:-}" \
+	--fs "$tree,tag=vtc,versions${VT_EXTRA:-}" \
 	--append "init=/init nook_vta=vta nook_vtb=vtb nook_vtc=vtc nook_vm2=1" > "$work/out" 2>&1 &
 pid=$!
 
