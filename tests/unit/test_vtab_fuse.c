@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -516,4 +518,27 @@ Test(vtab_fuse_plain, options_parse)
 	cr_assert_eq(fs_options_parse(&o, "vt_slots=1", err, sizeof(err)), -1);
 	cr_assert_eq(fs_options_parse(&o, "vt_slots=134217728", err, sizeof(err)), -1);
 	cr_assert_eq(fs_options_parse(&o, "versions=1", err, sizeof(err)), -1);
+}
+
+/* Without CAP_SYS_ADMIN there is no fanotify helper: the server still works, says so
+ * once, and flags its records TIMED so the guest keeps its timeouts for outside changes. */
+Test(vtab_fuse_plain, no_fanotify_means_timed_records)
+{
+	struct __user_cap_header_struct ch = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct cd[2];
+	struct { struct fuse_entry_out e; struct nook_vt_entry_out r; } le;
+	char buf[64];
+	size_t len, n;
+
+	cr_assert_eq(syscall(SYS_capget, &ch, cd), 0);
+	cd[0].effective &= ~(1u << CAP_SYS_ADMIN);
+	cr_assert_eq(syscall(SYS_capset, &ch, cd), 0);
+	setup_opts("versions,vt_slots=65536");
+	host_file("f", "abc");
+	n = ft_args(buf, NULL, 0, "f", NULL);
+	cr_assert_eq(ft_req(&t, FUSE_LOOKUP, 1, buf, n, &le, sizeof(le), &len), 0);
+	cr_assert_eq(len, sizeof(le));
+	cr_assert_eq(le.r.slot, slot_of("f") | NOOK_VT_TIMED, "slot %#llx",
+		     (unsigned long long)le.r.slot);
+	teardown();
 }
