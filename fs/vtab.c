@@ -8,6 +8,12 @@
  * then opens the winner's file. So no reader ever sees a half-written table and no
  * crashed creator leaves one behind, with no lock file and no waiting.
  *
+ * Every user holds a shared flock on the table; the last to close (its exclusive
+ * non-blocking lock succeeds) removes the key and then the table, so temporary trees
+ * leave nothing in /dev/shm. An opener takes its shared lock and then checks that the
+ * name still is the file it locked (else it raced with a remover and starts over), and
+ * reads the key only under that lock, so every user of one table file uses one key.
+ *
  * Both files must be ours and private (owner = our euid, no group/other bits): a table
  * someone else could write would let them hide changes from every guest of the tree.
  */
@@ -20,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -27,7 +34,9 @@
 
 struct vtab {
 	int fd;
+	bool in_use;             /* open completed: we hold a shared lock on fd */
 	char path[PATH_MAX];
+	char keypath[PATH_MAX];
 	uint8_t key[16];
 	struct vtab_header *hdr;
 	struct vtab_slot *slots;
@@ -118,6 +127,15 @@ static int vtab_load_key(int dirfd, const char *dir, const char *name, uint8_t k
 		/* Published (or someone else was first): read what the name holds now. */
 	}
 	return vtab_fail(err, errlen, 0, "%s keeps vanishing", path);
+}
+
+/* Does dirfd/name still name the file open as fd? */
+static bool vtab_is_named(int fd, int dirfd, const char *name)
+{
+	struct stat a, b;
+
+	return !fstat(fd, &a) && !fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /* Builds a complete table in an unnamed file and links it as name (EEXIST: lost). */
@@ -229,12 +247,22 @@ struct vtab *vtab_open(int root_fd, const char *dir, uint64_t nslots, char *err,
 	}
 	vt->fd = -1;
 	snprintf(vt->path, sizeof(vt->path), "%s/%s", dir, name);
-	if (vtab_load_key(dirfd, dir, keyname, vt->key, err, errlen))
-		goto fail;
-	for (int tries = 0; tries < 4 && vt->fd < 0; tries++) {
+	snprintf(vt->keypath, sizeof(vt->keypath), "%s/%s", dir, keyname);
+	for (int tries = 0; tries < 8 && vt->fd < 0; tries++) {
 		vt->fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-		if (vt->fd >= 0)
-			break;
+		if (vt->fd >= 0) {
+			if (flock(vt->fd, LOCK_SH)) {
+				vtab_fail(err, errlen, errno, "cannot lock the version table %s",
+					  vt->path);
+				goto fail;
+			}
+			if (vtab_is_named(vt->fd, dirfd, name))
+				break;
+			/* Its last user removed it meanwhile: start over. */
+			close(vt->fd);
+			vt->fd = -1;
+			continue;
+		}
 		if (errno != ENOENT) {
 			vtab_fail(err, errlen, errno, "cannot open the version table %s", vt->path);
 			goto fail;
@@ -246,8 +274,9 @@ struct vtab *vtab_open(int root_fd, const char *dir, uint64_t nslots, char *err,
 		vtab_fail(err, errlen, 0, "version table %s keeps vanishing", vt->path);
 		goto fail;
 	}
-	if (vtab_map(vt, err, errlen))
+	if (vtab_load_key(dirfd, dir, keyname, vt->key, err, errlen) || vtab_map(vt, err, errlen))
 		goto fail;
+	vt->in_use = true;
 	close(dirfd);
 	return vt;
 fail:
@@ -258,8 +287,17 @@ fail:
 
 void vtab_close(struct vtab *vt)
 {
+	struct stat a, b;
+
 	if (!vt)
 		return;
+	/* The last user removes the files: key first, so no table name is ever left
+	 * without the key its users had (an opener reads the key under its lock). */
+	if (vt->in_use && !flock(vt->fd, LOCK_EX | LOCK_NB) && !fstat(vt->fd, &a) &&
+	    !stat(vt->path, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		unlink(vt->keypath);
+		unlink(vt->path);
+	}
 	if (vt->hdr)
 		munmap(vt->hdr, vt->size);
 	if (vt->fd >= 0)

@@ -16,6 +16,7 @@
 
 static char dir[64], tree[64];
 static int tree_fd = -1;
+static struct vtab *holder;   /* keeps a table made by make_table() in use */
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -34,6 +35,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	vtab_close(holder);
+	holder = NULL;
 	close(tree_fd);
 	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	nftw(tree, rm_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -118,12 +121,31 @@ Test(vtab, slots_stable_across_reopen_and_in_range)
 		cr_assert_eq(vtab_slot(b, 0x801, 1000 + i, 0), s[i]);
 	/* The same object in a different generation or device is (almost surely) elsewhere. */
 	cr_assert(vtab_slot(b, 0x801, 1000, 1) != s[0] || vtab_slot(b, 0x802, 1000, 0) != s[0]);
-	vtab_close(a);
 	vtab_close(b);
-	/* Reopened after every process closed it: same key, same slots. */
-	a = vtab_open(tree_fd, dir, 1024, err, sizeof(err));
+	/* Reopened while another user keeps it: same key, same slots. */
+	b = vtab_open(tree_fd, dir, 1024, err, sizeof(err));
+	cr_assert_not_null(b, "%s", err);
+	cr_assert_eq(vtab_slot(b, 0x801, 1042, 0), s[42]);
+	vtab_close(b);
+	cr_assert_eq(count_files(), 2, "still in use");
+	vtab_close(a);
+	cr_assert_eq(count_files(), 0, "the last user removes table and key");
+}
+
+Test(vtab, reopened_after_the_last_close_is_new)
+{
+	char err[256];
+	struct vtab *a = vtab_open(tree_fd, dir, 16, err, sizeof(err));
+	struct nook_vt_entry_out r;
+
 	cr_assert_not_null(a, "%s", err);
-	cr_assert_eq(vtab_slot(a, 0x801, 1042, 0), s[42]);
+	vtab_bump(a, 3, VTAB_MD);
+	vtab_close(a);
+	a = vtab_open(tree_fd, dir, 16, err, sizeof(err));
+	cr_assert_not_null(a, "%s", err);
+	vtab_read(a, 3, &r);
+	cr_assert_eq(r.data, 0, "a fresh table");
+	cr_assert_eq(count_files(), 2);
 	vtab_close(a);
 }
 
@@ -149,38 +171,41 @@ Test(vtab, bad_sizes_refused)
 	cr_assert_eq(count_files(), 0, "nothing created for a bad size");
 }
 
+struct race {
+	uint64_t slots;
+	struct vtab *vt;
+};
+
 static void *race_open(void *arg)
 {
+	struct race *r = arg;
 	char err[256];
-	struct vtab *vt = vtab_open(tree_fd, dir, 256, err, sizeof(err));
 
-	cr_assert_not_null(vt, "%s", err);
-	*(uint64_t *)arg = vtab_slot(vt, 5, 77, 0) << 32 | vtab_slot(vt, 5, 78, 0);
-	vtab_bump(vt, 3, VTAB_DATA);
-	vtab_close(vt);
+	r->vt = vtab_open(tree_fd, dir, 256, err, sizeof(err));
+	cr_assert_not_null(r->vt, "%s", err);
+	r->slots = vtab_slot(r->vt, 5, 77, 0) << 32 | vtab_slot(r->vt, 5, 78, 0);
+	vtab_bump(r->vt, 3, VTAB_DATA);
 	return NULL;
 }
 
 Test(vtab, creation_race_threads)
 {
 	pthread_t th[8];
-	uint64_t got[8];
-	char err[256];
+	struct race got[8];
 	struct nook_vt_entry_out r;
-	struct vtab *vt;
 
 	for (int i = 0; i < 8; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, race_open, &got[i]), 0);
 	for (int i = 0; i < 8; i++)
 		pthread_join(th[i], NULL);
 	for (int i = 1; i < 8; i++)
-		cr_assert_eq(got[i], got[0], "every opener uses the same key");
+		cr_assert_eq(got[i].slots, got[0].slots, "every opener uses the same key");
 	cr_assert_eq(count_files(), 2, "one table and one key, no leftovers");
-	vt = vtab_open(tree_fd, dir, 256, err, sizeof(err));
-	cr_assert_not_null(vt, "%s", err);
-	vtab_read(vt, 3, &r);
+	vtab_read(got[5].vt, 3, &r);
 	cr_assert_eq(r.data, 8, "every opener bumped the one shared table");
-	vtab_close(vt);
+	for (int i = 0; i < 8; i++)
+		vtab_close(got[i].vt);
+	cr_assert_eq(count_files(), 0);
 }
 
 Test(vtab, creation_race_processes)
@@ -226,7 +251,7 @@ static char *make_table(char *path, size_t len)
 
 	cr_assert_not_null(vt, "%s", err);
 	snprintf(path, len, "%s", vtab_path(vt));
-	vtab_close(vt);
+	holder = vt;
 	return path;
 }
 
