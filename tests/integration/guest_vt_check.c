@@ -249,10 +249,10 @@ static void pause_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Waits (bounded, 120 s) until path exists. */
+/* Waits (bounded, 600 s: boots are slow on a loaded host) until path exists. */
 static int wait_for(const char *path)
 {
-	for (int i = 0; i < 12000; i++) {
+	for (int i = 0; i < 60000; i++) {
 		if (access(path, F_OK) == 0)
 			return 0;
 		pause_ms(10);

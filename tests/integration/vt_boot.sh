@@ -39,17 +39,17 @@ chmod 644 "$tree/d/f"
 echo v1 > "$tree/host-file"
 
 start=$(date +%s)
-NOOK_VT_DIR=$work/vt timeout 400 "$NOOK" run --memory 128M --root "$root2" \
+NOOK_VT_DIR=$work/vt timeout 900 "$NOOK" run --memory 128M --root "$root2" \
 	--fs "$tree,tag=vt2,versions${VT_EXTRA:-}" --append "init=/init nook_role=vm2 nook_vt2=vt2" \
 	> "$work/out2" 2>&1 &
 pid2=$!
-NOOK_VT_DIR=$work/vt timeout 400 "$NOOK" run --memory 256M --root "$root" \
+NOOK_VT_DIR=$work/vt timeout 900 "$NOOK" run --memory 256M --root "$root" \
 	--fs "$tree,tag=vta,versions${VT_EXTRA:-},stats" --fs "$tree,tag=vtb,versions${VT_EXTRA:-}" \
 	--fs "$tree,tag=vtc,versions${VT_EXTRA:-}" \
 	--append "init=/init nook_vta=vta nook_vtb=vtb nook_vtc=vtc nook_vm2=1" > "$work/out" 2>&1 &
 pid=$!
 
-for _ in $(seq 1 2000); do
+for _ in $(seq 1 4000); do
 	[ -e "$tree/vt-ready" ] && break
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.2
