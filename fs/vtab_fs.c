@@ -116,6 +116,11 @@ void vtfs_volatile_fh(struct pt_fs *fs, uint64_t fh)
 	vtab_meta_flags(fs->vt, vtfs_fh_slot(fs, fh), VTAB_META_VOLATILE, 0);
 }
 
+void vtfs_volatile_node(struct pt_fs *fs, uint64_t nodeid)
+{
+	vtab_meta_flags(fs->vt, vtfs_node_slot(fs, nodeid), VTAB_META_VOLATILE, 0);
+}
+
 uint64_t vtfs_child_slot(struct pt_fs *fs, uint64_t parent, const char *name)
 {
 	struct inode *dir;

@@ -26,8 +26,10 @@ void vtfs_detach(struct pt_fs *fs);
 void vtfs_bump_node(struct pt_fs *fs, uint64_t nodeid, unsigned what);
 void vtfs_bump_fh(struct pt_fs *fs, uint64_t fh, unsigned what);
 void vtfs_bump_slot(struct pt_fs *fs, uint64_t slot, unsigned what);
-/* Sets the "writable DAX mapping" flag of the fh's node (guests use timeouts then). */
+/* Sets the "writable DAX mapping" flag of the fh's node, or of a node (guests use
+ * timeouts for it then: DAX stores never reach the server). */
 void vtfs_volatile_fh(struct pt_fs *fs, uint64_t fh);
+void vtfs_volatile_node(struct pt_fs *fs, uint64_t nodeid);
 
 /* The slot of the object name in directory parent names now (0: none): taken before
  * an unlink or rename, whose victims cannot be stat'ed afterwards. */

@@ -16,7 +16,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fs/passthrough.h"
 #include "fs/vtab.h"
+#include "fs/vtab_fs.h"
 #include "tests/unit/fuse_test.h"
 
 static struct ft t;
@@ -541,4 +543,34 @@ Test(vtab_fuse_plain, no_fanotify_means_timed_records)
 	cr_assert_eq(le.r.slot, slot_of("f") | NOOK_VT_TIMED, "slot %#llx",
 		     (unsigned long long)le.r.slot);
 	teardown();
+}
+
+/* A writable DAX mapping flags its file's slot: by node, as DAX setups name the file. */
+Test(vtab_fuse_plain, volatile_flag_by_node)
+{
+	struct fs_options o;
+	struct pt_fs fs;
+	struct nook_vt_entry_out r;
+	struct stat st;
+	char err[256];
+
+	strcpy(vtdir, "/tmp/nook-vtf-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(vtdir));
+	setenv("NOOK_VT_DIR", vtdir, 1);
+	strcpy(t.dir, "/tmp/nook-fuse-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(t.dir));
+	fs_options_init(&o);
+	snprintf(o.source, sizeof(o.source), "%s", t.dir);
+	cr_assert_eq(fs_options_parse(&o, "versions,vt_slots=64,no_vt_watch", err, sizeof(err)), 0);
+	cr_assert_eq(pt_fs_init(&fs, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(vtfs_attach(&fs, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(stat(t.dir, &st), 0);
+	vtfs_volatile_node(&fs, 1);
+	vtab_read(fs.vt, vtab_slot(fs.vt, st.st_dev, st.st_ino, 0), &r);
+	cr_assert(r.meta & VTAB_META_VOLATILE, "meta %#llx", (unsigned long long)r.meta);
+	vtfs_volatile_node(&fs, 12345); /* unknown node: nothing */
+	vtfs_detach(&fs);
+	pt_fs_destroy(&fs);
+	rmdir(t.dir);
+	nftw(vtdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
