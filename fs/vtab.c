@@ -225,14 +225,15 @@ struct vtab *vtab_open(int root_fd, const char *dir, uint64_t nslots, char *err,
 		dir = getenv("NOOK_VT_DIR");
 	if (!dir || !*dir)
 		dir = "/dev/shm";
-	/* The tree's identity: the export root's device, inode and mount. */
-	if (statx(root_fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &stx)) {
+	/* The tree's identity: the export root's device and inode. Not its mount id: a
+	 * sandboxed nook (its own mount namespace) sees the same tree under a copy of the
+	 * mount with a new id, and bind mounts of one directory show the same files. */
+	if (statx(root_fd, "", AT_EMPTY_PATH, STATX_INO, &stx)) {
 		vtab_fail(err, errlen, errno, "statx of the shared directory");
 		return NULL;
 	}
-	snprintf(name, sizeof(name), "nook-vt-%x.%x-%llx-%llx", stx.stx_dev_major, stx.stx_dev_minor,
-		 (unsigned long long)stx.stx_ino,
-		 (unsigned long long)((stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0));
+	snprintf(name, sizeof(name), "nook-vt-%x.%x-%llx", stx.stx_dev_major, stx.stx_dev_minor,
+		 (unsigned long long)stx.stx_ino);
 	snprintf(keyname, sizeof(keyname), "%s.key", name);
 	dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
