@@ -477,7 +477,8 @@ static void fuse_dev_usage(void)
 		"  options: cache=never|metadata|auto|always, writeback, no_xattr, posix_acl,\n"
 		"           ro, threads=N (default: CPUs, 2..8), poll_us=N (default 50, 0: off),\n"
 		"           inode_file_handles, announce_submounts, flock, no_passthrough,\n"
-		"           io_uring, stats, dev, suid (root only; default nodev,nosuid)\n"
+		"           io_uring, stats, versions, vt_slots=N, no_vt_watch,\n"
+		"           dev, suid (root only; default nodev,nosuid)\n"
 		"  -f: accepted for mount.fuse3; nook always stays in the foreground\n");
 }
 

@@ -8,6 +8,7 @@
  * of a local file system); ACLs are off since they need the guest to mount with them.
  */
 #include "fs/fuse_server.h"
+#include "fs/vtab.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +24,10 @@ void fs_options_init(struct fs_options *o)
 	 * writes are the host file's own: same page cache, same speed, no staleness. */
 	o->passthrough = true;
 	o->poll_us = -1;
+	/* The version table stays off until asked for: it needs the patched guest kernel
+	 * to pay off, and costs one /dev/shm file per tree. */
+	o->vt_slots = VTAB_SLOTS_DEFAULT;
+	o->vt_watch = true;
 }
 
 /* A decimal number in [min, max] from the value v (vl bytes, not terminated). */
@@ -90,6 +95,10 @@ static int fs_opt_one(struct fs_options *o, const char *opt, size_t n, char *err
 		{ "no_passthrough", offsetof(struct fs_options, passthrough), false },
 		{ "io_uring", offsetof(struct fs_options, io_uring), true },
 		{ "no_io_uring", offsetof(struct fs_options, io_uring), false },
+		{ "versions", offsetof(struct fs_options, versions), true },
+		{ "no_versions", offsetof(struct fs_options, versions), false },
+		{ "vt_watch", offsetof(struct fs_options, vt_watch), true },
+		{ "no_vt_watch", offsetof(struct fs_options, vt_watch), false },
 	};
 	const char *v;
 	size_t vl;
@@ -135,6 +144,13 @@ static int fs_opt_one(struct fs_options *o, const char *opt, size_t n, char *err
 	if (fs_opt_is(opt, n, "poll_us", &v, &vl) && v)
 		return fs_opt_number(v, vl, 0, FS_POLL_US_MAX, &o->poll_us) ?
 		       fs_opt_err(err, errlen, "bad poll time (0..10000 us)", opt, n) : 0;
+	if (fs_opt_is(opt, n, "vt_slots", &v, &vl) && v) {
+		if (fs_opt_number(v, vl, VTAB_SLOTS_MIN, VTAB_SLOTS_MAX, &o->vt_slots) ||
+		    (o->vt_slots & (o->vt_slots - 1)))
+			return fs_opt_err(err, errlen,
+					  "bad version table size (a power of two, 2..67108864)", opt, n);
+		return 0;
+	}
 	if (fs_opt_is(opt, n, "source", &v, &vl) && v) {
 		if (vl == 0 || vl >= sizeof(o->source))
 			return fs_opt_err(err, errlen, "bad source path", opt, n);

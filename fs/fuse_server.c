@@ -27,6 +27,7 @@
 #include "fs/handle.h"
 #include "fs/passthrough.h"
 #include "fs/virtual.h"
+#include "fs/vtab_fs.h"
 #include "vmm/clock.h"
 #include "vmm/log.h"
 
@@ -52,6 +53,7 @@ struct fuse_server {
 	uint32_t minor;          /* negotiated minor version */
 	uint64_t flags;          /* negotiated INIT flags (flags | flags2 << 32) */
 	bool uring_offered;      /* the transport has io_uring rings ready */
+	bool vertab;             /* NOOK_FUSE_VERTAB negotiated: replies carry version records */
 	const struct fuse_dax_ops *dax;
 	void *dax_opaque;
 	uint32_t max_write;      /* announced at INIT: FUSE_MAX_WRITE unless the transport lowered it */
@@ -166,9 +168,34 @@ static int fuse_arg_path(const struct fuse_ctx *c, size_t *off, const char **pat
 	return len >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * Appends the version record to a reply of len bytes when VERTAB was negotiated and the
+ * client left room for it (a guest's last out-arg is variable: no room, no record).
+ */
+static int64_t fuse_vt_append(struct fuse_ctx *c, int64_t len, const struct nook_vt_entry_out *rec)
+{
+	if (len < 0 || !c->s->vertab || fuse_iov_left(c->out) < sizeof(*rec))
+		return len;
+	return fuse_iov_write(c->out, rec, sizeof(*rec)) ? len : len + (int64_t)sizeof(*rec);
+}
+
+/* The entry's record, and its attributes read again after it (see fs/vtab_fs.h). */
+static void fuse_vt_entry(struct fuse_ctx *c, struct fuse_entry_out *e,
+			  struct nook_vt_entry_out *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	if (c->s->vertab && e->nodeid)
+		vtfs_snapshot_restat(&c->s->fs, e->nodeid, &e->attr, rec);
+}
+
 static int64_t fuse_entry_reply(struct fuse_ctx *c, int err, struct fuse_entry_out *e)
 {
-	return err ? err : fuse_reply(c, e, sizeof(*e));
+	struct nook_vt_entry_out rec;
+
+	if (err)
+		return err;
+	fuse_vt_entry(c, e, &rec);
+	return fuse_vt_append(c, fuse_reply(c, e, sizeof(*e)), &rec);
 }
 
 /* ---- INIT / DESTROY ---- */
@@ -204,8 +231,15 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 	 * locks either: the kernel keeps the first open's file description (our fd) as
 	 * the backing file until the inode's last close, and with it any lock taken
 	 * through that fd after the client released it. */
-	if (o->passthrough && !o->writeback && !o->flock && backing_table_usable(s->fs.backings))
+	if (o->passthrough && !o->writeback && !o->flock && !s->fs.vt &&
+	    backing_table_usable(s->fs.backings))
 		f |= FUSE_PASSTHROUGH;
+	/* Not with passthrough either (above): writes the kernel passes through never
+	 * reach us to be counted. Off with writeback caching at first: the client's dirty
+	 * pages and our counters would disagree (design card item 19). cache=never asks
+	 * every time anyway. */
+	if (s->fs.vt && !o->writeback && o->cache != FS_CACHE_NEVER)
+		f |= NOOK_FUSE_VERTAB;
 	return f;
 }
 
@@ -238,6 +272,7 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 	s->fs.dont_mask = f & FUSE_DONT_MASK;
 	s->fs.passthrough = f & FUSE_PASSTHROUGH;
 	s->fs.dax_inode = f & FUSE_HAS_INODE_DAX;
+	s->vertab = f & NOOK_FUSE_VERTAB;
 
 	out.major = FUSE_ABI_MAJOR;
 	out.minor = FUSE_ABI_MINOR;
@@ -265,6 +300,8 @@ static int64_t fuse_do_init(struct fuse_ctx *c)
 		log_info("fs: kernel passthrough of file data on");
 	if (f & FUSE_OVER_IO_URING)
 		log_info("fs: requests over io_uring");
+	if (f & NOOK_FUSE_VERTAB)
+		log_info("fs: metadata version table on (%s)", vtab_path(s->fs.vt));
 	log_debug("fuse: INIT client 7.%u flags %#llx -> %#llx", in.minor,
 		  (unsigned long long)kflags, (unsigned long long)f);
 	/* Every client minor we accept (>= 31) takes the full 64-byte reply. */
@@ -298,7 +335,15 @@ static int64_t fuse_do_lookup(struct fuse_ctx *c)
 	/* The root's virtual files shadow host files of the same name. */
 	if (virt_lookup(&c->s->virt, &c->s->fs, c->rq.nodeid, name, &e))
 		return fuse_reply(c, &e, sizeof(e));
-	return fuse_entry_reply(c, pt_lookup(&c->s->fs, &c->rq, name, &e), &e);
+	err = pt_lookup(&c->s->fs, &c->rq, name, &e);
+	/* A versioned client keeps negative entries while the parent is unchanged: tell
+	 * it "no such name" as an entry it may cache (design card item 15). */
+	if (err == -ENOENT && c->s->vertab) {
+		memset(&e, 0, sizeof(e));
+		e.entry_valid = c->s->fs.entry_timeout;
+		return fuse_reply(c, &e, sizeof(e));
+	}
+	return fuse_entry_reply(c, err, &e);
 }
 
 static int64_t fuse_do_forget(struct fuse_ctx *c)
@@ -329,9 +374,15 @@ static int64_t fuse_do_getattr(struct fuse_ctx *c)
 {
 	const struct fuse_getattr_in *in = (const void *)c->arg;
 	struct fuse_attr_out out;
-	int err = pt_getattr(&c->s->fs, &c->rq, in, &out);
+	struct nook_vt_entry_out rec;
+	int err;
 
-	return err ? err : fuse_reply(c, &out, sizeof(out));
+	/* The record first, then the stat. */
+	memset(&rec, 0, sizeof(rec));
+	if (c->s->vertab)
+		vtfs_snapshot(&c->s->fs, c->rq.nodeid, &rec);
+	err = pt_getattr(&c->s->fs, &c->rq, in, &out);
+	return err ? err : fuse_vt_append(c, fuse_reply(c, &out, sizeof(out)), &rec);
 }
 
 static int64_t fuse_do_setattr(struct fuse_ctx *c)
@@ -340,10 +391,24 @@ static int64_t fuse_do_setattr(struct fuse_ctx *c)
 	struct fuse_attr_out out;
 	int err;
 
+	struct nook_vt_entry_out rec;
+	unsigned what = (in->valid & FATTR_SIZE) ? VTAB_MD : VTAB_META;
+
 	if (c->s->fs.opt.readonly && in->valid)
 		return -EROFS;
 	err = pt_setattr(&c->s->fs, &c->rq, in, &out);
-	return err ? err : fuse_reply(c, &out, sizeof(out));
+	/* Even after an error: an earlier part of the request may have changed something. */
+	if (in->valid & ~(uint32_t)(FATTR_FH | FATTR_LOCKOWNER)) {
+		vtfs_bump_node(&c->s->fs, c->rq.nodeid, what);
+		if (in->valid & FATTR_FH)
+			vtfs_bump_fh(&c->s->fs, in->fh, what);
+	}
+	if (err)
+		return err;
+	memset(&rec, 0, sizeof(rec));
+	if (c->s->vertab)
+		vtfs_snapshot_restat(&c->s->fs, c->rq.nodeid, &out.attr, &rec);
+	return fuse_vt_append(c, fuse_reply(c, &out, sizeof(out)), &rec);
 }
 
 static int64_t fuse_do_readlink(struct fuse_ctx *c)
@@ -365,7 +430,10 @@ static int64_t fuse_do_symlink(struct fuse_ctx *c)
 	if ((err = fuse_arg_entry(c, &off, &name, c->rq.nodeid)) ||
 	    (err = fuse_arg_path(c, &off, &target)))
 		return err;
-	return fuse_entry_reply(c, pt_symlink(&c->s->fs, &c->rq, name, target, &e), &e);
+	err = pt_symlink(&c->s->fs, &c->rq, name, target, &e);
+	if (!err)
+		vtfs_bump_node(&c->s->fs, c->rq.nodeid, VTAB_MD);
+	return fuse_entry_reply(c, err, &e);
 }
 
 static int64_t fuse_do_mknod(struct fuse_ctx *c)
@@ -379,6 +447,8 @@ static int64_t fuse_do_mknod(struct fuse_ctx *c)
 	if (err)
 		return err;
 	err = pt_mknod(&c->s->fs, &c->rq, name, in->mode, in->rdev, in->umask, &e);
+	if (!err)
+		vtfs_bump_node(&c->s->fs, c->rq.nodeid, VTAB_MD);
 	return fuse_entry_reply(c, err, &e);
 }
 
@@ -392,16 +462,28 @@ static int64_t fuse_do_mkdir(struct fuse_ctx *c)
 
 	if (err)
 		return err;
-	return fuse_entry_reply(c, pt_mkdir(&c->s->fs, &c->rq, name, in->mode, in->umask, &e), &e);
+	err = pt_mkdir(&c->s->fs, &c->rq, name, in->mode, in->umask, &e);
+	if (!err)
+		vtfs_bump_node(&c->s->fs, c->rq.nodeid, VTAB_MD);
+	return fuse_entry_reply(c, err, &e);
 }
 
 static int64_t fuse_do_unlink_common(struct fuse_ctx *c, bool dir)
 {
 	const char *name;
 	size_t off = 0;
+	uint64_t victim;
 	int err = fuse_arg_entry(c, &off, &name, c->rq.nodeid);
 
-	return err ? err : pt_unlink(&c->s->fs, &c->rq, name, dir);
+	if (err)
+		return err;
+	victim = vtfs_child_slot(&c->s->fs, c->rq.nodeid, name);
+	err = pt_unlink(&c->s->fs, &c->rq, name, dir);
+	if (!err) {
+		vtfs_bump_node(&c->s->fs, c->rq.nodeid, VTAB_MD);
+		vtfs_bump_slot(&c->s->fs, victim, VTAB_META); /* nlink, ctime */
+	}
+	return err;
 }
 
 static int64_t fuse_do_unlink(struct fuse_ctx *c) { return fuse_do_unlink_common(c, false); }
@@ -410,12 +492,24 @@ static int64_t fuse_do_rmdir(struct fuse_ctx *c) { return fuse_do_unlink_common(
 static int64_t fuse_rename_names(struct fuse_ctx *c, size_t off, uint64_t newdir, uint32_t flags)
 {
 	const char *name, *newname;
+	uint64_t moved, target;
 	int err;
 
 	if ((err = fuse_arg_entry(c, &off, &name, c->rq.nodeid)) ||
 	    (err = fuse_arg_entry(c, &off, &newname, newdir)))
 		return err;
-	return pt_rename(&c->s->fs, &c->rq, name, newdir, newname, flags);
+	moved = vtfs_child_slot(&c->s->fs, c->rq.nodeid, name);
+	target = vtfs_child_slot(&c->s->fs, newdir, newname);
+	err = pt_rename(&c->s->fs, &c->rq, name, newdir, newname, flags);
+	if (!err) {
+		/* Both parents' names, the moved object(s) and an overwritten target. */
+		vtfs_bump_node(&c->s->fs, c->rq.nodeid, VTAB_MD);
+		if (newdir != c->rq.nodeid)
+			vtfs_bump_node(&c->s->fs, newdir, VTAB_MD);
+		vtfs_bump_slot(&c->s->fs, moved, VTAB_META);
+		vtfs_bump_slot(&c->s->fs, target, VTAB_META);
+	}
+	return err;
 }
 
 static int64_t fuse_do_rename(struct fuse_ctx *c)
@@ -444,7 +538,12 @@ static int64_t fuse_do_link(struct fuse_ctx *c)
 
 	if (err)
 		return err;
-	return fuse_entry_reply(c, pt_link(&c->s->fs, &c->rq, in->oldnodeid, name, &e), &e);
+	err = pt_link(&c->s->fs, &c->rq, in->oldnodeid, name, &e);
+	if (!err) {
+		vtfs_bump_node(&c->s->fs, e.nodeid, VTAB_META); /* nlink */
+		vtfs_bump_node(&c->s->fs, c->rq.nodeid, VTAB_MD);
+	}
+	return fuse_entry_reply(c, err, &e);
 }
 
 /* ---- files ---- */
@@ -463,6 +562,11 @@ static int64_t fuse_do_open_common(struct fuse_ctx *c, bool dir)
 	if (c->s->fs.opt.readonly && fuse_open_modifies(in->flags))
 		return -EROFS;
 	err = pt_open(&c->s->fs, &c->rq, in->flags, in->open_flags, dir, &out);
+	if (!err && !dir && (in->flags & O_TRUNC))
+		vtfs_bump_fh(&c->s->fs, out.fh, VTAB_MD);
+	/* A versioned client drops cached pages itself when the data counter moved. */
+	if (!err && c->s->vertab && !(out.open_flags & FOPEN_DIRECT_IO))
+		out.open_flags |= FOPEN_KEEP_CACHE;
 	return err ? err : fuse_reply(c, &out, sizeof(out));
 }
 
@@ -483,8 +587,18 @@ static int64_t fuse_do_create_common(struct fuse_ctx *c, bool tmpfile)
 	/* TMPFILE carries a name too (the kernel sends the dentry's), which we ignore. */
 	if (!tmpfile && (err = fuse_arg_entry(c, &off, &name, c->rq.nodeid)))
 		return err;
+	struct nook_vt_entry_out rec;
+
 	err = pt_create(&c->s->fs, &c->rq, in, name, tmpfile, &out.e, &out.o);
-	return err ? err : fuse_reply(c, &out, sizeof(out));
+	if (err)
+		return err;
+	vtfs_bump_node(&c->s->fs, c->rq.nodeid, VTAB_MD);
+	if (in->flags & O_TRUNC) /* an existing file opened with O_TRUNC */
+		vtfs_bump_node(&c->s->fs, out.e.nodeid, VTAB_MD);
+	if (c->s->vertab && !(out.o.open_flags & FOPEN_DIRECT_IO))
+		out.o.open_flags |= FOPEN_KEEP_CACHE;
+	fuse_vt_entry(c, &out.e, &rec);
+	return fuse_vt_append(c, fuse_reply(c, &out, sizeof(out)), &rec);
 }
 
 static int64_t fuse_do_create(struct fuse_ctx *c) { return fuse_do_create_common(c, false); }
@@ -545,6 +659,8 @@ static int64_t fuse_do_write(struct fuse_ctx *c)
 		return -EINVAL;
 	n = pt_write(&c->s->fs, &c->rq, &in, iov, cnt);
 done:
+	if (n > 0)
+		vtfs_bump_fh(&c->s->fs, in.fh, VTAB_MD);
 	if (n < 0)
 		return n;
 	out.size = (uint32_t)n;
@@ -602,7 +718,11 @@ static int64_t fuse_do_fallocate(struct fuse_ctx *c)
 	if (in->offset > (uint64_t)INT64_MAX || in->length > (uint64_t)INT64_MAX ||
 	    in->length == 0)
 		return -EINVAL;
-	return pt_fallocate(&c->s->fs, &c->rq, in);
+	int err = pt_fallocate(&c->s->fs, &c->rq, in);
+
+	if (!err)
+		vtfs_bump_fh(&c->s->fs, in->fh, VTAB_MD);
+	return err;
 }
 
 static int64_t fuse_do_lseek(struct fuse_ctx *c)
@@ -627,6 +747,8 @@ static int64_t fuse_do_copy_file_range(struct fuse_ctx *c)
 	n = pt_copy_file_range(&c->s->fs, &c->rq, in);
 	if (n < 0)
 		return n;
+	if (n > 0)
+		vtfs_bump_fh(&c->s->fs, in->fh_out, VTAB_MD);
 	if (c->opcode == FUSE_ABI_OP_COPY_FILE_RANGE_64) {
 		struct fuse_abi_copy_file_range_out out = { (uint64_t)n };
 
@@ -688,8 +810,11 @@ static int64_t fuse_do_setxattr(struct fuse_ctx *c)
 		return -E2BIG;
 	if (in.size > c->arglen - off)
 		return -EINVAL;
-	return pt_setxattr(&c->s->fs, &c->rq, name, c->arg + off, in.size, in.flags,
-			   in.setxattr_flags);
+	err = pt_setxattr(&c->s->fs, &c->rq, name, c->arg + off, in.size, in.flags,
+			  in.setxattr_flags);
+	if (!err)
+		vtfs_bump_node(&c->s->fs, c->rq.nodeid, VTAB_META);
+	return err;
 }
 
 /* getxattr/listxattr: size 0 asks for the needed size; a too small buffer is ERANGE. */
@@ -752,7 +877,10 @@ static int64_t fuse_do_removexattr(struct fuse_ctx *c)
 		return -ENOSYS;	/* the client then stops asking (and says EOPNOTSUPP itself) */
 	if ((err = fuse_arg_name_xattr(c, &off, &name)))
 		return err;
-	return pt_removexattr(&c->s->fs, &c->rq, name);
+	err = pt_removexattr(&c->s->fs, &c->rq, name);
+	if (!err)
+		vtfs_bump_node(&c->s->fs, c->rq.nodeid, VTAB_META);
+	return err;
 }
 
 static int64_t fuse_do_enosys(struct fuse_ctx *c)
@@ -783,6 +911,9 @@ static int64_t fuse_do_setupmapping(struct fuse_ctx *c)
 		return fd == -ENOMEM ? -EIO : fd;	/* ENOMEM: the guest would retry forever */
 	err = c->s->dax->setup(c->s->dax_opaque, fd, in->foffset, in->len, in->moffset, writable);
 	close(fd);
+	/* DAX stores never reach us: guests fall back to timeouts for this file. */
+	if (!err && writable)
+		vtfs_volatile_node(&c->s->fs, c->rq.nodeid);
 	return err == -ENOMEM ? -EIO : err;
 }
 
@@ -1109,6 +1240,11 @@ struct fuse_server *fuse_server_new(const struct fs_options *o, char *err, size_
 		free(s);
 		return NULL;
 	}
+	if (vtfs_attach(&s->fs, err, errlen)) {
+		pt_fs_destroy(&s->fs);
+		free(s);
+		return NULL;
+	}
 	atomic_init(&s->state, FUSE_ST_WAIT_INIT);
 	atomic_init(&s->destroyed, false);
 	s->max_write = FUSE_MAX_WRITE;
@@ -1122,6 +1258,7 @@ void fuse_server_free(struct fuse_server *s)
 	if (s->fs.opt.stats)
 		fuse_server_print_stats(s);
 	pt_fs_destroy(&s->fs);
+	vtfs_detach(&s->fs);
 	virt_free(&s->virt);
 	free(s);
 }
@@ -1164,6 +1301,11 @@ void fuse_server_offer_uring(struct fuse_server *s)
 bool fuse_server_uring(const struct fuse_server *s)
 {
 	return s->flags & FUSE_OVER_IO_URING;
+}
+
+struct vtab *fuse_server_vtab(struct fuse_server *s)
+{
+	return s->fs.vt;
 }
 
 bool fuse_server_destroyed(const struct fuse_server *s)

@@ -37,6 +37,9 @@ struct fs_options {
 	int threads;             /* worker threads of a transport; 0 = transport default */
 	int poll_us;             /* a transport's busy-poll window; -1 = transport default */
 	bool stats;              /* count requests per opcode, print them when freed */
+	bool versions;           /* metadata version table (fs/vtab.h) */
+	int vt_slots;            /* its slot count when this server creates it */
+	bool vt_watch;           /* fanotify helper for changes by other host processes */
 };
 
 #define FS_POLL_US_MAX 10000
@@ -47,7 +50,8 @@ void fs_options_init(struct fs_options *o);
 
 /* Parse "opt[,opt...]" (cache=MODE, writeback, no_writeback, xattr, no_xattr, posix_acl,
  * ro/readonly, threads=N, poll_us=N, inode_file_handles, announce_submounts, flock,
- * passthrough, no_passthrough, io_uring, no_io_uring, stats, source=DIR).
+ * passthrough, no_passthrough, io_uring, no_io_uring, stats, versions, no_versions,
+ * vt_slots=N, vt_watch, no_vt_watch, source=DIR).
  * Returns 0, or -1 with a one-line message in err. */
 int fs_options_parse(struct fs_options *o, const char *opts, char *err, size_t errlen);
 
@@ -107,6 +111,10 @@ void fuse_server_set_max_write(struct fuse_server *s, uint32_t max_write);
  */
 int fuse_server_add_virtual(struct fuse_server *s, const char *name, const void *data, size_t len,
 			    unsigned mode);
+
+/* The share's metadata version table (fs/vtab.h), or NULL without `versions`. */
+struct vtab;
+struct vtab *fuse_server_vtab(struct fuse_server *s);
 
 /* True once the client sent DESTROY (or the transport should stop). */
 bool fuse_server_destroyed(const struct fuse_server *s);

@@ -1,5 +1,6 @@
 /* The inode table (see fs/inode.h). */
 #include "fs/inode.h"
+#include "fs/vtab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@ struct inode_table {
 	uint64_t live;
 	struct inode *hash[1u << INODE_HASH_BITS];
 	bool file_handles;
+	struct vtab *vt;         /* version table, or NULL */
 	struct inode_mount mounts[INODE_MAX_MOUNTS];
 	int nmounts;
 };
@@ -188,6 +190,16 @@ void inode_table_free(struct inode_table *t)
 	free(t);
 }
 
+void inode_table_set_vtab(struct inode_table *t, struct vtab *vt)
+{
+	struct inode *root = t->slot[1];
+
+	pthread_mutex_lock(&t->lock);
+	t->vt = vt;
+	root->vt_slot = vt ? vtab_slot(vt, root->dev, root->ino, 0) : 0;
+	pthread_mutex_unlock(&t->lock);
+}
+
 struct inode *inode_get(struct inode_table *t, uint64_t nodeid)
 {
 	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
@@ -291,6 +303,9 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 	ino->mode = stx->stx_mode & S_IFMT;
 	ino->submount = mnt != parent_mnt;
 	ino->nodeid = (uint64_t)t->gen[idx] << 32 | idx;
+	/* gen 0: the slot must follow from a stat alone (the fanotify helper has no
+	 * generation either); an inode number reused later only shares a slot. */
+	ino->vt_slot = t->vt ? vtab_slot(t->vt, dev, stx->stx_ino, 0) : 0;
 	ino->nlookup = 1;
 	ino->refs = 1;
 	ino->hnext = *bucket;

@@ -30,16 +30,21 @@ struct inode {
 	bool submount;           /* on a different mount than its parent */
 	uint8_t dax;             /* FUSE_ATTR_DAX decided once: 0 not yet, 1 no, 2 yes */
 	uint64_t nodeid;
+	uint64_t vt_slot;        /* version table slot (fs/vtab.h), 0 without a table */
 	uint64_t nlookup;        /* FUSE lookup count */
 	uint32_t refs;           /* requests currently using it */
 	struct inode *hnext;     /* hash chain */
 };
 
 struct inode_table;
+struct vtab;
 
 /* Creates the table with the shared directory's O_PATH fd (taken over) as node id 1. */
 struct inode_table *inode_table_new(int root_fd, bool file_handles, char *err, size_t errlen);
 void inode_table_free(struct inode_table *t);
+/* Gives inodes added from now on (and the root) their version table slot. Call before
+ * serving; the table outlives the inode table. */
+void inode_table_set_vtab(struct inode_table *t, struct vtab *vt);
 
 /* The inode for a node id with one in-flight reference, or NULL if unknown/stale. */
 struct inode *inode_get(struct inode_table *t, uint64_t nodeid);

@@ -23,6 +23,9 @@ struct pt_fs {
 	struct inode_table *inodes;
 	struct handle_table *handles;
 	struct backing_table *backings; /* passthrough ids per open host inode */
+	struct vtab *vt;         /* metadata version table (fs/vtab_fs.h), or NULL */
+	struct vtab_watch *vtw;  /* its fanotify helper, or NULL */
+	bool vt_timed;           /* no helper although wanted: records say NOOK_VT_TIMED */
 	int proc_fd;             /* /proc/self/fd, to reopen our own O_PATH fds */
 	gid_t *groups;           /* the server's own supplementary groups, restored */
 	int ngroups;             /* after a create that used the caller's group */

@@ -20,6 +20,7 @@
 #include "vmm/log.h"
 #include "vmm/run_mode.h"
 #include "vmm/run_request.h"
+#include "vmm/vm_vtab.h"
 
 /* The tag --root's share gets; the guest finds it through root=TAG. */
 #define VM_ROOT_TAG "nook-root"
@@ -167,6 +168,8 @@ static int vm_fs_add(struct vm *vm, const struct fs_spec *spec, struct fuse_serv
 	}
 	snprintf(what, sizeof(what), "virtio-fs '%.*s'", FS_SPEC_TAG_MAX, spec->tag);
 	if (spec->dax_size && vm_fs_add_dax(vm, sh, spec, what))
+		return -1;
+	if (vm_fs_add_vtab(vm, sh->srv, sh->fs, what))
 		return -1;
 	if (vm_add_virtio(vm, &virtio_fs_dev_ops, sh->fs, what, &sh->transport))
 		return -1;
