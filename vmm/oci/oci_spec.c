@@ -59,6 +59,7 @@ void oci_argv_free(struct oci_argv *a)
 void oci_plan_free(struct oci_plan *p)
 {
 	oci_argv_free(&p->args);
+	oci_records_free(&p->records);
 	free(p->rootfs);
 	for (int i = 0; i < p->nr_binds; i++) {
 		free(p->binds[i].src);
@@ -392,6 +393,18 @@ int oci_spec_translate_json(const char *json, const char *bundle, struct oci_pla
 	    spec_process(get_typed(spec, "process", json_type_object, &bad), out, &cmd, err, errlen) ||
 	    spec_mounts(spec, out, err, errlen) || spec_resources(spec, out, err, errlen))
 		goto out;
+	{
+		char why[400];
+		bool terminal;
+
+		if (oci_process_records(get_typed(spec, "process", json_type_object, &bad), false,
+					&out->records, &terminal, why, sizeof(why))) {
+			oci_fail(err, errlen, "config.json: %s", why);
+			goto out;
+		}
+		if (oci_linux_records(spec, &out->records, err, errlen))
+			goto out;
+	}
 	v = get_typed(spec, "hostname", json_type_string, &bad);
 	if (v && json_object_get_string_len(v) > 0) {
 		if (json_object_get_string_len(v) > 64) {

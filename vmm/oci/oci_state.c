@@ -122,7 +122,7 @@ int oci_state_load(const char *root, const char *id, char *dir, size_t len, stru
 	if (json_object_object_get_ex(o, "starttime", &v))
 		st->starttime = json_object_get_uint64(v);
 	json_object_put(o);
-	snprintf(fifo, sizeof(fifo), "%s/start.fifo", dir);
+	snprintf(fifo, sizeof(fifo), "%s/created", dir);
 	if (st->pid <= 0 || proc_starttime(st->pid, &start, &zombie) || zombie ||
 	    start != st->starttime)
 		st->status = "stopped";
@@ -150,7 +150,9 @@ int oci_state_print(const struct oci_state *st, FILE *f)
 int oci_state_remove(const char *dir)
 {
 	char path[PATH_MAX + 32];
-	const char *names[] = { "state.json", "state.json.tmp", "start.fifo" };
+	const char *names[] = { "state.json", "state.json.tmp", "created", "created.tmp",
+				"ctl.sock", "records", "records.tmp", "create_ms", "create_ms.tmp",
+				"start_ms", "start_ms.tmp" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);

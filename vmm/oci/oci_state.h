@@ -1,7 +1,9 @@
 /*
  * A container's state under --root (default /run/nook-oci): ROOT/ID/state.json with the
  * VMM's pid, its start time (so a reused pid is not taken for the container), bundle and
- * creation time, plus ROOT/ID/start.fifo while the container waits for `start`.
+ * creation time; ROOT/ID/created while the workload waits for `start`; ROOT/ID/ctl.sock,
+ * the VMM's control socket; ROOT/ID/records, the request records create gave the VMM;
+ * create_ms and start_ms, how long those two took (bench-oci reads them).
  */
 #ifndef NOOK_OCI_STATE_H
 #define NOOK_OCI_STATE_H
