@@ -101,7 +101,8 @@ static void ctl_flush(struct run_control *c)
 			break;
 		off += (size_t)n;
 	}
-	memmove(c->q, c->q + off, c->q_len - off);
+	if (off && off < c->q_len)
+		memmove(c->q, c->q + off, c->q_len - off);
 	c->q_len -= off;
 	if (c->q_len)
 		ctl_arm_timer(c);

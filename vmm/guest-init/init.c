@@ -338,6 +338,43 @@ static bool is_tmp(const char *dir)
 	return !strcmp(dir, "/tmp") || !strcmp(dir, "/tmp/");
 }
 
+/*
+ * RUN_REC_MASK and RUN_REC_READONLY (OCI maskedPaths/readonlyPaths), after everything
+ * else is mounted: a masked directory gets an empty read-only tmpfs, a masked file
+ * /dev/null bound over it; a read-only path a read-only bind of itself. A path that
+ * does not exist is skipped (most of podman's list is not in our kernel), as runc does.
+ */
+static void mask_paths(void)
+{
+	struct stat st;
+	unsigned int i;
+
+	for (i = 0; i < req.nmasked; i++) {
+		const char *p = req.masked[i];
+
+		if (stat(p, &st))
+			continue;
+		if (S_ISDIR(st.st_mode) ?
+		    sys_mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			      "size=0") :
+		    sys_mount("/dev/null", p, NULL, MS_BIND, NULL))
+			problem(errno, "cannot mask ", p, NULL);
+		else
+			step("masked ", p, NULL);
+	}
+	for (i = 0; i < req.nreadonly; i++) {
+		const char *p = req.readonly[i];
+
+		if (stat(p, &st))
+			continue;
+		if (sys_mount(p, p, NULL, MS_BIND | MS_REC, NULL) ||
+		    sys_mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL))
+			problem(errno, "cannot make ", p, " read-only", NULL);
+		else
+			step("read-only ", p, NULL);
+	}
+}
+
 /* Overlays, tmpfs, /tmp, shares, modules, in that order. 0, or an exit status. */
 static int setup_fs(void)
 {
@@ -393,6 +430,7 @@ static int setup_fs(void)
 		else
 			problem(errno, "cannot mount virtio-fs ", req.modules_tag, " on ", dir, NULL);
 	}
+	mask_paths();
 	return 0;
 }
 
