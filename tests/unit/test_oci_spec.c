@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "vmm/oci/oci_spec.h"
+#include "vmm/oci/oci_state.h"
 
 static char bundle[64];
 
@@ -254,4 +255,33 @@ Test(oci_spec, exec_process)
 	cr_assert_eq(oci_exec_translate_json("[", &r, &tty, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "process.json:"), "%s", err);
 	oci_records_free(&r);
+}
+
+/* state.json round trip: the runtime-spec fields plus rootfs, owner and annotations. */
+Test(oci_spec, state_round_trip)
+{
+	struct oci_state st;
+	char root[64], dir[256], out[4096];
+	FILE *f;
+	size_t n;
+
+	snprintf(root, sizeof(root), "/tmp/oci-state-XXXXXX");
+	cr_assert_not_null(mkdtemp(root));
+	cr_assert_eq(oci_state_dir(root, "c1", dir, sizeof(dir), true), 0);
+	cr_assert_eq(oci_state_save(dir, "c1", getpid(), "/b", "/b/rootfs",
+				    "{\"io.container.manager\":\"libpod\"}"), 0);
+	cr_assert_eq(oci_state_load(root, "c1", dir, sizeof(dir), &st), 0);
+	cr_assert_str_eq(st.status, "running");	/* no "created" marker, and our pid lives */
+	f = fmemopen(out, sizeof(out), "w");
+	cr_assert_eq(oci_state_print(&st, f), 0);
+	fclose(f);
+	n = strlen(out);
+	cr_assert(n > 0);
+	cr_assert(strstr(out, "\"rootfs\":\"/b/rootfs\""), "%s", out);
+	cr_assert(strstr(out, "\"io.container.manager\":\"libpod\""), "%s", out);
+	cr_assert(strstr(out, "\"owner\":\"root\"") || getuid(), "%s", out);
+	oci_state_free(&st);
+	cr_assert_eq(oci_state_remove(dir), 0);
+	cr_assert_neq(oci_state_load(root, "c1", dir, sizeof(dir), &st), 0);
+	rmdir(root);
 }

@@ -338,7 +338,7 @@ static int cmd_create(const char *root, const char *id, const char *bundle,
 	if (slave >= 0)
 		close(slave);
 	slave = -1;
-	if (oci_state_save(dir, id, pid, abs_bundle)) {
+	if (oci_state_save(dir, id, pid, abs_bundle, plan.rootfs, plan.annotations)) {
 		kill(pid, SIGKILL);
 		oci_error("container %s: cannot write its state", id);
 		goto fail;
@@ -409,10 +409,13 @@ static int cmd_state(const char *root, const char *id)
 {
 	struct oci_state st;
 	char dir[PATH_MAX];
+	int r;
 
 	if (oci_state_load(root, id, dir, sizeof(dir), &st))
 		return oci_error("container %s does not exist", id);
-	return oci_state_print(&st, stdout) ? 1 : 0;
+	r = oci_state_print(&st, stdout) ? 1 : 0;
+	oci_state_free(&st);
+	return r;
 }
 
 static int parse_signal(const char *s)

@@ -60,6 +60,7 @@ void oci_plan_free(struct oci_plan *p)
 {
 	oci_argv_free(&p->args);
 	oci_records_free(&p->records);
+	free(p->annotations);
 	free(p->rootfs);
 	for (int i = 0; i < p->nr_binds; i++) {
 		free(p->binds[i].src);
@@ -366,6 +367,9 @@ static int spec_resources(struct json_object *spec, struct oci_plan *p, char *er
 	}
 	if (bad)
 		return oci_fail(err, errlen, "config.json: annotations must be strings");
+	p->annotations = strdup(ann ? json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN) : "{}");
+	if (!p->annotations)
+		return oci_fail(err, errlen, "out of memory");
 	if (push2(&p->args, "--cpus", cpus) || push2(&p->args, "--memory", memory))
 		return oci_fail(err, errlen, "out of memory");
 	return 0;

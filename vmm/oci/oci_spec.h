@@ -35,6 +35,7 @@ struct oci_plan {
 	/* What nook run has no option for (groups, umask, rlimits, no_new_privs, masked
 	 * and read-only paths): records for --records. */
 	struct oci_records records;
+	char *annotations;	/* the spec's annotations as JSON text ("{}" when none), for state */
 };
 
 /*
