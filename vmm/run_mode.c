@@ -226,7 +226,15 @@ static void run_on_tty_input(int fd, uint32_t events, void *opaque)
 		rs->tty_pipe[1] = -1;
 		return;
 	}
-	m = console_filter(&rs->filter, in, (size_t)n, out, &quit);
+	/* Under a container runtime (--control) the terminal is the container's: every
+	 * byte goes to it, Ctrl-A included (podman has its own detach keys). */
+	if (rs->cfg->run.control) {
+		memcpy(out, in, (size_t)n);
+		m = (size_t)n;
+		quit = false;
+	} else {
+		m = console_filter(&rs->filter, in, (size_t)n, out, &quit);
+	}
 	/* The pipe is non-blocking: a guest that stopped reading loses keystrokes rather
 	 * than stalling nook's event loop. */
 	if (m && write(rs->tty_pipe[1], out, m) < 0)
