@@ -77,11 +77,12 @@ check "exec of a missing binary exits 127" "$?" 127
 # (the guest kernel has no /proc/sys: podman's /proc/irq and /sys/firmware are there)
 has "readonlyPaths: /proc/irq is read-only" "$(pm exec "$id" grep ' /proc/irq ' /proc/mounts 2>&1)" " ro,"
 check "maskedPaths: /sys/firmware is empty" "$(pm exec "$id" sh -c 'ls /sys/firmware | wc -l' 2>&1)" 0
-out=$(python3 "$(dirname "$0")"/oci_tty.py podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
-	--cgroup-manager cgroupfs --events-backend file --runtime "$OCI" exec -t "$id" sh -c 'tty; stty size; exit 4' 2>&1); rc=$?
+out=$(OCI_TTY_RESIZE=MARK python3 "$(dirname "$0")"/oci_tty.py podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
+	--cgroup-manager cgroupfs --events-backend file --runtime "$OCI" exec -it "$id" sh -c 'tty; stty size; echo MARK; read x; stty size; exit 4' 2>&1); rc=$?
 check "exec -t exits with its code 4" "$rc" 4
 has "exec -t: a pty in the guest" "$out" "/dev/pts/"
 has "exec -t: window size forwarded" "$out" "37 101"
+has "exec -t: a resize reaches the process" "$out" "40 120"
 t0=$(date +%s.%N)
 pm stop "$id" >/dev/null 2>&1
 t=$(echo "$(date +%s.%N) - $t0" | bc)
@@ -92,12 +93,13 @@ pm rm "$id" >/dev/null 2>&1; check "rm" "$?" 0
 
 # run -t: the pty master goes to conmon over --console-socket; the workload gets the
 # guest's console (hvc0) as its terminal, with the harness's size.
-out=$(python3 "$(dirname "$0")"/oci_tty.py podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
-	--cgroup-manager cgroupfs --events-backend file --runtime "$OCI" run -t --rm "${RUNOPTS[@]}" \
-	localhost/nook-oci-bb sh -c 'tty; stty size; exit 7' 2>&1); rc=$?
+out=$(OCI_TTY_RESIZE=MARK python3 "$(dirname "$0")"/oci_tty.py podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
+	--cgroup-manager cgroupfs --events-backend file --runtime "$OCI" run -it --rm "${RUNOPTS[@]}" \
+	localhost/nook-oci-bb sh -c 'tty; stty size; echo MARK; read x; stty size; exit 7' 2>&1); rc=$?
 check "run -t exits with the workload's code 7" "$rc" 7
 has "run -t: a terminal in the guest" "$out" "/dev/hvc0"
 has "run -t: window size forwarded" "$out" "37 101"
+has "run -t: a resize reaches the workload" "$out" "40 120"
 
 pm rmi -f localhost/nook-oci-bb >/dev/null 2>&1
 rm -rf "$T"

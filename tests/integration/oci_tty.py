@@ -6,6 +6,10 @@ exit status, so oci.sh can check both. A pty harness because podman -t needs a t
 of its own on stdin.
 
     oci_tty.py CMD [ARGS...]
+
+With OCI_TTY_RESIZE=MARK set, once MARK shows up in the output the terminal becomes
+40x120 (podman gets SIGWINCH and passes the size on), and a second later a line is
+typed, for a workload that reads one before it looks at its size again.
 """
 import fcntl
 import os
@@ -15,7 +19,7 @@ import sys
 import termios
 import time
 
-TIMEOUT = float(os.environ.get("NOOK_BOOT_TIMEOUT", "300"))
+TIMEOUT = float(os.environ.get("NOOK_BOOT_TIMEOUT", "120"))
 
 
 def main():
@@ -33,7 +37,15 @@ def main():
     out = b""
     deadline = time.time() + TIMEOUT
     status = None
+    mark = os.environ.get("OCI_TTY_RESIZE", "").encode()
+    resized_at = None
     while time.time() < deadline:
+        if mark and resized_at is None and mark in out:
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+            resized_at = time.time()
+        if resized_at and time.time() - resized_at > 1.5:
+            os.write(fd, b"go\r")
+            resized_at = 0
         r, _, _ = select.select([fd], [], [], 0.5)
         if r:
             try:
