@@ -139,7 +139,7 @@ static bool exec_stdio(struct exec_slot *e, struct spawn_io *io, int child[3])
 			return false;
 		}
 		e->out_fd[0] = m;
-		e->in_fd = dup(m);
+		e->in_fd = fcntl(m, F_DUPFD_CLOEXEC, 0);
 		/* The master's reads are non-blocking; writes go through in_fd, a dup that
 		 * shares the flags: write_all() polls. */
 		io->fd[0] = io->fd[1] = io->fd[2] = child[0] = s;
