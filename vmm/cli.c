@@ -14,7 +14,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_APPEND, OPT_CPUS, OPT_MEMORY,
 	OPT_CONSOLE, OPT_BOOT_TIMER, OPT_FS, OPT_ROOT, OPT_HELP,
 	OPT_HOST_ROOT, OPT_RWDIR, OPT_RODIR, OPT_CWD, OPT_ENV_FILE, OPT_USER, OPT_TIMEOUT,
-	OPT_MODULES, OPT_HOSTNAME,
+	OPT_MODULES, OPT_HOSTNAME, OPT_CONTROL, OPT_RECORDS,
 };
 
 static const struct option cli_options[] = {
@@ -39,6 +39,8 @@ static const struct option cli_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "modules", required_argument, NULL, OPT_MODULES },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "records", required_argument, NULL, OPT_RECORDS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -91,6 +93,9 @@ void cli_usage(FILE *f)
 		"                    host's /lib/modules/<version> when it exists)\n"
 		"  --timeout S       stop the guest after S seconds (exit status 124)\n"
 		"  -v, --verbose     show the guest kernel console on stderr\n"
+		"  --control PATH    serve the control socket at PATH (start, signals, exec;\n"
+		"                    nook-oci's channel, README \"nook-oci\")\n"
+		"  --records FILE    run-request records appended as they are (nook-oci)\n"
 		"  exit status: the command's (0-255), 128+N killed by signal N, 127 not\n"
 		"  found, 126 not executable, 125 nook error, 124 timeout, 255 the guest\n"
 		"  died without reporting a status (its last console lines on stderr).\n"
@@ -199,7 +204,8 @@ static bool cli_run_only(int c)
 {
 	return c == OPT_HOST_ROOT || c == OPT_RWDIR || c == OPT_RODIR || c == OPT_CWD ||
 	       c == 'e' || c == OPT_ENV_FILE || c == OPT_USER || c == OPT_TIMEOUT ||
-	       c == OPT_MODULES || c == OPT_HOSTNAME || c == 'v';
+	       c == OPT_MODULES || c == OPT_HOSTNAME || c == 'v' || c == OPT_CONTROL ||
+	       c == OPT_RECORDS;
 }
 
 static enum cli_result cli_parse_run_opt(int c, const char *a, struct run_config *r,
@@ -256,6 +262,13 @@ static enum cli_result cli_parse_run_opt(int c, const char *a, struct run_config
 		break;
 	case 'v':
 		r->verbose = true;
+		break;
+	case OPT_CONTROL:
+	case OPT_RECORDS:
+		if (!*a)
+			return cli_fail(err, errlen, "--%s: empty path",
+					c == OPT_CONTROL ? "control" : "records");
+		*(c == OPT_CONTROL ? &r->control : &r->records) = a;
 		break;
 	}
 	return CLI_RUN;

@@ -40,6 +40,8 @@ struct run_config {
 	const char *modules;		/* --modules DIR (NULL: the host's, when it exists) */
 	uint64_t timeout_ms;		/* --timeout S (0: none) */
 	bool verbose;			/* -v: guest kernel console on stderr */
+	const char *control;		/* --control PATH: the control socket */
+	const char *records;		/* --records FILE: raw request records */
 };
 
 struct vm_config {

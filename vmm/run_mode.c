@@ -18,6 +18,7 @@
 #include "fs/fuse_server.h"
 #include "vmm/guest-init/blob.h"
 #include "vmm/log.h"
+#include "vmm/run_control.h"
 #include "vmm/run_proto.h"
 #include "vmm/run_request.h"
 #include "vmm/vm_internal.h"
@@ -38,7 +39,7 @@ struct run_state {
 	struct termios saved;
 	struct console filter;		/* Ctrl-A x escape state for tty input */
 	int tty_pipe[2];		/* tty mode: filtered terminal input -> console port */
-	int ctl_pipe[2];		/* signals to relay -> control port */
+	struct run_control *ctl;	/* the control port's host end (vmm/run_control.h) */
 	int timer_fd;
 	int relayed;			/* the signal relayed to the command, 0 none */
 	struct virtio_console *con;
@@ -171,7 +172,7 @@ int run_prepare(struct vm *vm, const struct vm_config *cfg)
 		return -1;
 	}
 	rs->cfg = cfg;
-	rs->tty_pipe[0] = rs->tty_pipe[1] = rs->ctl_pipe[0] = rs->ctl_pipe[1] = -1;
+	rs->tty_pipe[0] = rs->tty_pipe[1] = -1;
 	rs->timer_fd = -1;
 	vm->run = rs;
 	if (run_check_kernel(vm, cfg, version, sizeof(version)))
@@ -191,6 +192,12 @@ int run_prepare(struct vm *vm, const struct vm_config *cfg)
 		return -1;
 	if (run_request_build(&cfg->run, &rs->plan, &rs->request, &rs->request_len)) {
 		log_err("out of memory");
+		return -1;
+	}
+	if (cfg->run.records &&
+	    run_request_append_file(&rs->request, &rs->request_len, cfg->run.records, err,
+				    sizeof(err))) {
+		log_err("%s", err);
 		return -1;
 	}
 	return 0;
@@ -219,7 +226,15 @@ static void run_on_tty_input(int fd, uint32_t events, void *opaque)
 		rs->tty_pipe[1] = -1;
 		return;
 	}
-	m = console_filter(&rs->filter, in, (size_t)n, out, &quit);
+	/* Under a container runtime (--control) the terminal is the container's: every
+	 * byte goes to it, Ctrl-A included (podman has its own detach keys). */
+	if (rs->cfg->run.control) {
+		memcpy(out, in, (size_t)n);
+		m = (size_t)n;
+		quit = false;
+	} else {
+		m = console_filter(&rs->filter, in, (size_t)n, out, &quit);
+	}
 	/* The pipe is non-blocking: a guest that stopped reading loses keystrokes rather
 	 * than stalling nook's event loop. */
 	if (m && write(rs->tty_pipe[1], out, m) < 0)
@@ -260,10 +275,11 @@ static void run_teardown(void *opaque)
 	for (int i = 0; i < 2; i++) {
 		if (rs->tty_pipe[i] >= 0)
 			close(rs->tty_pipe[i]);
-		if (rs->ctl_pipe[i] >= 0)
-			close(rs->ctl_pipe[i]);
-		rs->tty_pipe[i] = rs->ctl_pipe[i] = -1;
+		rs->tty_pipe[i] = -1;
 	}
+	/* After the console: its thread used the control pipes. */
+	run_control_destroy(rs->ctl);
+	rs->ctl = NULL;
 	if (rs->timer_fd >= 0)
 		close(rs->timer_fd);
 	rs->timer_fd = -1;
@@ -280,11 +296,12 @@ static int run_add_console(struct vm *vm, struct run_state *rs)
 	};
 	char err[256];
 
-	if (pipe2(rs->ctl_pipe, O_CLOEXEC | O_NONBLOCK)) {
-		log_err("pipe: %s", strerror(errno));
+	rs->ctl = run_control_create(&vm->loop, rs->cfg->run.control, &ports[RUN_P_CTL].in_fd,
+				     &ports[RUN_P_CTL].out_fd, err, sizeof(err));
+	if (!rs->ctl) {
+		log_err("%s", err);
 		return -1;
 	}
-	ports[RUN_P_CTL].in_fd = rs->ctl_pipe[0];
 	if (rs->tty) {
 		if (pipe2(rs->tty_pipe, O_CLOEXEC) || fcntl(rs->tty_pipe[1], F_SETFL, O_NONBLOCK)) {
 			log_err("pipe: %s", strerror(errno));
@@ -365,11 +382,10 @@ int run_attach(struct vm *vm, struct fuse_server *root)
 bool run_relay_signal(struct vm *vm, int signo)
 {
 	struct run_state *rs = run_of(vm);
-	uint8_t b = (uint8_t)signo;
 
-	if (!rs || rs->relayed || rs->ctl_pipe[1] < 0)
+	if (!rs || rs->relayed || !rs->ctl)
 		return false;
-	if (write(rs->ctl_pipe[1], &b, 1) != 1)
+	if (run_control_signal(rs->ctl, signo))
 		return false;
 	rs->relayed = signo;
 	log_info("relayed %s to the command (again: stop the guest)", strsignal(signo));

@@ -46,17 +46,56 @@
 #define RUN_REC_MODULES		'k'	/* virtio-fs TAG to mount read-only at
 					 * /lib/modules/$(uname -r) */
 #define RUN_REC_VERBOSE		'v'	/* "1": the init reports its steps on the kernel console */
+#define RUN_REC_HOLD		'w'	/* "1": set up, send RUN_CTL_HELD, start the command
+					 * only at RUN_CTL_START (OCI create/start) */
+#define RUN_REC_UMASK		'U'	/* octal umask of the command (default 022) */
+#define RUN_REC_RLIMIT		'r'	/* "RES:SOFT:HARD", decimal, repeatable; RES is the
+					 * RLIMIT_* number, "-1" is unlimited */
+#define RUN_REC_NO_NEW_PRIVS	'n'	/* "1": PR_SET_NO_NEW_PRIVS before exec */
+#define RUN_REC_MASK		'M'	/* path to hide (an empty read-only tmpfs over a
+					 * directory, /dev/null over a file), repeatable */
+#define RUN_REC_READONLY	'R'	/* path to remount read-only, repeatable */
 
 /* virtio-console ports (PORT_NAME) in pipe mode; the init finds them through
  * /sys/class/virtio-ports/vport*p* /name and opens /dev/vportNpM. */
 #define RUN_PORT_STDIN		"nook.stdin"
 #define RUN_PORT_STDOUT		"nook.stdout"
 #define RUN_PORT_STDERR		"nook.stderr"
-/* Host -> init control port: each byte the host sends is a signal number the init
- * delivers to the command's process group (SIGINT/SIGTERM/SIGHUP relayed from nook). */
+/* The control port, both ways: frames (RUN_CTL_* below) between nook and the init. */
 #define RUN_PORT_CTL		"nook.ctl"
 /* The console port (multiport port 0, /dev/hvc0 in the guest) used in tty mode. */
 #define RUN_PORT_TTY		"nook.tty"
+
+/*
+ * Control frames on RUN_PORT_CTL (and, unchanged, on the VMM's --control socket, where
+ * nook-oci talks to the VMM). A frame is an 8-byte header, little-endian on the wire
+ * (x86: as is), then len payload bytes:
+ *	u8 type; u8 arg; u16 len; u32 id;
+ * id 0 is the command itself; an exec'd process has the id its RUN_CTL_EXEC frame gave
+ * (the VMM numbers them; a client of the socket uses any id, the VMM maps it).
+ * Each side checks every frame it reads at one place (the host: vmm/run_ctl.c).
+ */
+#define RUN_CTL_HDR_SIZE	8u
+#define RUN_CTL_MAX_PAYLOAD	65535u	/* u16 len */
+#define RUN_CTL_MAX_EXECS	16u	/* processes exec'd at a time, per VM */
+#define RUN_CTL_MAX_ID		0x7fffffffu
+/* host -> init */
+#define RUN_CTL_START		0x01	/* release the held command (RUN_REC_HOLD) */
+#define RUN_CTL_SIGNAL		0x02	/* arg: signal number, to id's process group */
+#define RUN_CTL_EXEC		0x03	/* payload: a run request (RUN_MAGIC records: argv,
+					 * env, cwd, uid, gid, groups, umask, tty) for id */
+#define RUN_CTL_STDIN		0x04	/* payload: bytes for id's stdin; len 0: EOF */
+#define RUN_CTL_RESIZE		0x05	/* payload: u16 rows, u16 cols of id's terminal */
+/* socket client -> VMM only (never sent to the guest) */
+#define RUN_CTL_WAIT		0x10	/* answer RUN_CTL_HELD once the guest is held */
+/* init -> host */
+#define RUN_CTL_HELD		0x81	/* set up, holding the command until RUN_CTL_START */
+#define RUN_CTL_STARTED		0x82	/* the command (id 0) or an exec (id) is running */
+#define RUN_CTL_OUTPUT		0x83	/* arg: 1 stdout, 2 stderr; payload: the bytes */
+#define RUN_CTL_EXIT		0x84	/* arg: the exit status (0-255) of id */
+/* VMM -> socket client only */
+#define RUN_CTL_ERROR		0x90	/* payload: one line, why the request failed */
+#define RUN_CTL_OUT_MAX		32768u	/* output bytes per RUN_CTL_OUTPUT frame */
 
 /* Run-status register (4 bytes at RUN_STATUS_GPA, written with one 32-bit store). */
 #define RUN_STATUS_GPA		0xc0001000UL

@@ -385,3 +385,37 @@ int run_request_build(const struct run_config *r, const struct run_plan *p, char
 	*len = b.len;
 	return 0;
 }
+
+int run_request_append_file(char **req, size_t *len, const char *path, char *err,
+			    size_t errlen)
+{
+	char buf[65536], *n;
+	size_t got = 0;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_printf(err, errlen, "--records %s: %s", path, strerror(errno));
+	while (got < sizeof(buf) && (r = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)r;
+	close(fd);
+	if (got == sizeof(buf))
+		return err_printf(err, errlen, "--records %s: larger than %zu bytes", path,
+				  sizeof(buf) - 1);
+	/* Whole records only: each non-empty and NUL-terminated (the guest checks the rest). */
+	for (size_t off = 0; off < got;) {
+		char *nul = memchr(buf + off, '\0', got - off);
+
+		if (!nul || nul == buf + off)
+			return err_printf(err, errlen, "--records %s: not a list of NUL-terminated "
+					  "records", path);
+		off = (size_t)(nul - buf) + 1;
+	}
+	n = realloc(*req, *len + got);
+	if (!n)
+		return err_printf(err, errlen, "out of memory");
+	memcpy(n + *len, buf, got);
+	*req = n;
+	*len += got;
+	return 0;
+}

@@ -54,6 +54,11 @@ void run_plan_free(struct run_plan *p);
 int run_request_build(const struct run_config *r, const struct run_plan *p, char **out,
 		      size_t *len);
 
+/* --records FILE: appends its records (at most 64 KiB, each NUL-terminated) to the
+ * request. 0, or -1 with one line in err. */
+int run_request_append_file(char **req, size_t *len, const char *path, char *err,
+			    size_t errlen);
+
 /* Sets K=V in the plan's environment (replacing an earlier K). 0 or -1 (ENOMEM). */
 int run_plan_setenv(struct run_plan *p, const char *kv);
 

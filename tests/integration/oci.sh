@@ -15,7 +15,7 @@ command -v podman >/dev/null || { echo "check-oci: podman missing (scripts/insta
 rm -rf "$T"
 mkdir -p "$T"/img/{bin,proc,sys,dev,etc,tmp} "$T"/data
 cp /bin/busybox "$T"/img/bin/
-for c in sh ls cat id echo pwd sleep uname sha256sum head trap hostname; do ln -sf busybox "$T/img/bin/$c"; done
+for c in sh ls cat id echo pwd sleep uname sha256sum head trap hostname grep stty tty wc; do ln -sf busybox "$T/img/bin/$c"; done
 echo "root:x:0:0:root:/root:/bin/sh" > "$T"/img/etc/passwd
 pm() {
 	podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
@@ -42,13 +42,15 @@ echo hello > "$T"/data/in; chmod 777 "$T"/data
 head -c 1048576 /dev/urandom > "$T"/stdin.bin
 want_sum=$(sha256sum < "$T"/stdin.bin | cut -d' ' -f1)
 out=$(pm run --rm -i "${RUNOPTS[@]}" -v "$T/data:/data" -e FOO=bar -w /tmp -u 1000 localhost/nook-oci-bb \
-	sh -c 'echo "env=$FOO cwd=$(pwd) uid=$(id -u) kernel=$(uname -r)"; cat /data/in; echo written > /data/out;
+	sh -c 'echo "env=$FOO cwd=$(pwd) uid=$(id -u) kernel=$(uname -r) nofile=$(ulimit -n)"; cat /data/in; echo written > /data/out;
 	       sha256sum | cut -d" " -f1; exit 3' < "$T"/stdin.bin 2>&1); rc=$?
 check "run --rm exits with the workload's code 3" "$rc" 3
 has "-e env" "$out" "env=bar"
 has "-w cwd" "$out" "cwd=/tmp"
 has "-u 1000" "$out" "uid=1000"
 case "$out" in *"kernel=$(uname -r)"*) bad "runs on the guest kernel (saw the host's)" ;; *kernel=?*) ok "runs on the guest kernel" ;; *) bad "no kernel line" ;; esac
+has "--ulimit nofile (process.rlimits)" "$out" "nofile=1024"
+guest_kernel=$(echo "$out" | sed -n 's/.*kernel=\([^ ]*\).*/\1/p')
 has "-v volume read" "$out" "hello"
 check "-v volume write seen on the host" "$(cat "$T"/data/out 2>/dev/null)" written
 has "-i stdin checksum" "$out" "$want_sum"
@@ -63,6 +65,24 @@ check "missing binary exits 127" "$?" 127
 id=$(pm run -d "${RUNOPTS[@]}" localhost/nook-oci-bb sh -c 'trap "echo got-term; exit 0" TERM; echo up; while :; do sleep 1; done')
 for _ in $(seq 60); do pm logs "$id" 2>/dev/null | grep -q up && break; sleep 1; done
 has "run -d: ps lists it" "$(pm ps --format '{{.ID}}' --no-trunc)" "$id"
+echo "# create took $(cat /run/nook-oci/"$id"/create_ms 2>/dev/null) ms, start $(cat /run/nook-oci/"$id"/start_ms 2>/dev/null) ms"
+# exec runs in the VM: the guest's kernel, its own exit code, stdin, user and workdir.
+check "exec uname -r is the guest kernel" "$(pm exec "$id" uname -r 2>&1)" "$guest_kernel"
+pm exec "$id" sh -c 'exit 5' >/dev/null 2>&1
+check "exec exits with its own code 5" "$?" 5
+check "exec -i stdin" "$(echo piped | pm exec -i "$id" cat 2>&1)" piped
+check "exec -u 1000 -w /tmp" "$(pm exec -u 1000 -w /tmp "$id" sh -c 'echo $(id -u) $(pwd)' 2>&1)" "1000 /tmp"
+pm exec "$id" /no/such/binary >/dev/null 2>&1
+check "exec of a missing binary exits 127" "$?" 127
+# (the guest kernel has no /proc/sys: podman's /proc/irq and /sys/firmware are there)
+has "readonlyPaths: /proc/irq is read-only" "$(pm exec "$id" grep ' /proc/irq ' /proc/mounts 2>&1)" " ro,"
+check "maskedPaths: /sys/firmware is empty" "$(pm exec "$id" sh -c 'ls /sys/firmware | wc -l' 2>&1)" 0
+out=$(OCI_TTY_RESIZE=MARK python3 "$(dirname "$0")"/oci_tty.py podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
+	--cgroup-manager cgroupfs --events-backend file --runtime "$OCI" exec -it "$id" sh -c 'tty; stty size; echo MARK; read x; stty size; exit 4' 2>&1); rc=$?
+check "exec -t exits with its code 4" "$rc" 4
+has "exec -t: a pty in the guest" "$out" "/dev/pts/"
+has "exec -t: window size forwarded" "$out" "37 101"
+has "exec -t: a resize reaches the process" "$out" "40 120"
 t0=$(date +%s.%N)
 pm stop "$id" >/dev/null 2>&1
 t=$(echo "$(date +%s.%N) - $t0" | bc)
@@ -70,6 +90,16 @@ echo "# podman stop took ${t} s"
 check "stop ends by SIGTERM under 8 s" "$(echo "$t < 8" | bc)" 1
 has "logs show the trap ran" "$(pm logs "$id" 2>&1)" "got-term"
 pm rm "$id" >/dev/null 2>&1; check "rm" "$?" 0
+
+# run -t: the pty master goes to conmon over --console-socket; the workload gets the
+# guest's console (hvc0) as its terminal, with the harness's size.
+out=$(OCI_TTY_RESIZE=MARK python3 "$(dirname "$0")"/oci_tty.py podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
+	--cgroup-manager cgroupfs --events-backend file --runtime "$OCI" run -it --rm "${RUNOPTS[@]}" \
+	localhost/nook-oci-bb sh -c 'tty; stty size; echo MARK; read x; stty size; exit 7' 2>&1); rc=$?
+check "run -t exits with the workload's code 7" "$rc" 7
+has "run -t: a terminal in the guest" "$out" "/dev/hvc0"
+has "run -t: window size forwarded" "$out" "37 101"
+has "run -t: a resize reaches the workload" "$out" "40 120"
 
 pm rmi -f localhost/nook-oci-bb >/dev/null 2>&1
 rm -rf "$T"

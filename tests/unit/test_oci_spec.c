@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "vmm/oci/oci_spec.h"
+#include "vmm/oci/oci_state.h"
 
 static char bundle[64];
 
@@ -172,4 +173,115 @@ Test(oci_spec, rootfs_not_shareable)
 	rmdir(dir);
 	cr_assert(strstr(err, "a path with ',' cannot be shared"), "'%s'", err);
 	cr_assert_eq(p.args.argc, 0);
+}
+
+/* The records text, with NULs shown as '|'. */
+static const char *rec_text(const struct oci_records *r)
+{
+	static char buf[4096];
+	size_t n = r->len < sizeof(buf) - 1 ? r->len : sizeof(buf) - 1;
+
+	memcpy(buf, r->data ? r->data : "", n);
+	for (size_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = '|';
+	buf[n] = 0;
+	return buf;
+}
+
+/* What nook run has no option for goes to --records. */
+Test(oci_spec, process_records)
+{
+	struct oci_plan p;
+	char err[256];
+
+	cr_assert_eq(translate("{\"process\":{\"args\":[\"true\"],\"noNewPrivileges\":true,"
+			       "\"user\":{\"uid\":1,\"gid\":2,\"additionalGids\":[10,11],\"umask\":18},"
+			       "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1024,\"hard\":4096},"
+			       "{\"type\":\"RLIMIT_CORE\",\"soft\":18446744073709551615,"
+			       "\"hard\":18446744073709551615}]},"
+			       "\"root\":{\"path\":\"rootfs\"},\"linux\":{\"maskedPaths\":[\"/proc/kcore\"],"
+			       "\"readonlyPaths\":[\"/proc/sys\"]}}", &p, err), 0, "%s", err);
+	cr_assert_str_eq(rec_text(&p.records),
+			 "G10|G11|U22|r7:1024:4096|r4:-1:-1|n1|M/proc/kcore|R/proc/sys|");
+	oci_plan_free(&p);
+}
+
+Test(oci_spec, bad_process_records)
+{
+	static const char *const bad[] = {
+		"\"rlimits\":[{\"type\":\"RLIMIT_BOGUS\",\"soft\":1,\"hard\":1}]",
+		"\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":2,\"hard\":1}]",
+		"\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1}]",
+		"\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1,\"hard\":1},"
+		"{\"type\":\"RLIMIT_NOFILE\",\"soft\":1,\"hard\":1}]",
+		"\"user\":{\"umask\":512}",
+		"\"user\":{\"additionalGids\":[-1]}",
+		"\"noNewPrivileges\":1",
+	};
+	struct oci_plan p;
+	char err[256], json[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"process\":{\"args\":[\"true\"],%s},"
+			 "\"root\":{\"path\":\"rootfs\"}}", bad[i]);
+		cr_assert_eq(translate(json, &p, err), -1, "accepted %s", bad[i]);
+		cr_assert(strstr(err, "config.json: process"), "%s: %s", bad[i], err);
+	}
+	cr_assert_eq(translate("{\"process\":{\"args\":[\"true\"]},\"root\":{\"path\":\"rootfs\"},"
+			       "\"linux\":{\"maskedPaths\":[\"/proc/../etc\"]}}", &p, err), -1);
+	cr_assert(strstr(err, "maskedPaths"), "%s", err);
+}
+
+/* process.json of exec: a whole request, as the guest parses it. */
+Test(oci_spec, exec_process)
+{
+	struct oci_records r = { 0 };
+	char err[256];
+	bool tty;
+
+	cr_assert_eq(oci_exec_translate_json("{\"terminal\":true,\"user\":{\"uid\":1000,\"gid\":5},"
+					     "\"args\":[\"uname\",\"-r\"],\"env\":[\"PATH=/bin\"],"
+					     "\"cwd\":\"/tmp\"}", &r, &tty, err, sizeof(err)), 0, "%s", err);
+	cr_assert(tty);
+	cr_assert_str_eq(rec_text(&r), "NOOKRUN1|auname|a-r|ePATH=/bin|c/tmp|t1|u1000|g5|");
+	oci_records_free(&r);
+	cr_assert_eq(oci_exec_translate_json("{\"args\":[]}", &r, &tty, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "process.json: process.args"), "%s", err);
+	oci_records_free(&r);
+	cr_assert_eq(oci_exec_translate_json("{\"args\":[\"x\"],\"cwd\":\"rel\"}", &r, &tty, err,
+					     sizeof(err)), -1);
+	oci_records_free(&r);
+	cr_assert_eq(oci_exec_translate_json("[", &r, &tty, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "process.json:"), "%s", err);
+	oci_records_free(&r);
+}
+
+/* state.json round trip: the runtime-spec fields plus rootfs, owner and annotations. */
+Test(oci_spec, state_round_trip)
+{
+	struct oci_state st;
+	char root[64], dir[256], out[4096];
+	FILE *f;
+	size_t n;
+
+	snprintf(root, sizeof(root), "/tmp/oci-state-XXXXXX");
+	cr_assert_not_null(mkdtemp(root));
+	cr_assert_eq(oci_state_dir(root, "c1", dir, sizeof(dir), true), 0);
+	cr_assert_eq(oci_state_save(dir, "c1", getpid(), "/b", "/b/rootfs",
+				    "{\"io.container.manager\":\"libpod\"}"), 0);
+	cr_assert_eq(oci_state_load(root, "c1", dir, sizeof(dir), &st), 0);
+	cr_assert_str_eq(st.status, "running");	/* no "created" marker, and our pid lives */
+	f = fmemopen(out, sizeof(out), "w");
+	cr_assert_eq(oci_state_print(&st, f), 0);
+	fclose(f);
+	n = strlen(out);
+	cr_assert(n > 0);
+	cr_assert(strstr(out, "\"rootfs\":\"/b/rootfs\""), "%s", out);
+	cr_assert(strstr(out, "\"io.container.manager\":\"libpod\""), "%s", out);
+	cr_assert(strstr(out, "\"owner\":\"root\"") || getuid(), "%s", out);
+	oci_state_free(&st);
+	cr_assert_eq(oci_state_remove(dir), 0);
+	cr_assert_neq(oci_state_load(root, "c1", dir, sizeof(dir), &st), 0);
+	rmdir(root);
 }

@@ -641,3 +641,82 @@ Test(run_request, failure_resets_the_result)
 	cr_assert_null(req.argv);
 	cr_assert_eq(req.argc, 0);
 }
+
+/* The OCI process records: hold, umask, rlimits, no_new_privs, masked/read-only paths. */
+Test(run_request, oci_process_records)
+{
+	magic();
+	rec(RUN_REC_ARG, "sh");
+	rec(RUN_REC_HOLD, "1");
+	rec(RUN_REC_UMASK, "027");
+	rec(RUN_REC_RLIMIT, "7:1000:1024");
+	rec(RUN_REC_RLIMIT, "6:-1:-1");
+	rec(RUN_REC_NO_NEW_PRIVS, "1");
+	rec(RUN_REC_MASK, "/proc/kcore");
+	rec(RUN_REC_MASK, "/proc/acpi");
+	rec(RUN_REC_READONLY, "/proc/sys");
+	cr_assert_eq(parse(), 0, "%s", req.error);
+	cr_assert(req.hold);
+	cr_assert(req.no_new_privs);
+	cr_assert_eq(req.umask, 027);
+	cr_assert_eq(req.nrlimits, 2);
+	cr_assert_eq(req.rlimits[0].resource, 7);
+	cr_assert_eq(req.rlimits[0].soft, 1000);
+	cr_assert_eq(req.rlimits[0].hard, 1024);
+	cr_assert_eq(req.rlimits[1].soft, ~0ULL);
+	cr_assert_eq(req.nmasked, 2);
+	cr_assert_str_eq(req.masked[1], "/proc/acpi");
+	cr_assert_eq(req.nreadonly, 1);
+	cr_assert_str_eq(req.readonly[0], "/proc/sys");
+}
+
+Test(run_request, oci_defaults)
+{
+	magic();
+	rec(RUN_REC_ARG, "sh");
+	cr_assert_eq(parse(), 0, "%s", req.error);
+	cr_assert_not(req.hold);
+	cr_assert_eq(req.umask, 022);
+	cr_assert_eq(req.nrlimits, 0);
+}
+
+Test(run_request, bad_oci_records)
+{
+	static const struct {
+		char tag;
+		const char *value, *msg;
+	} cases[] = {
+		{ RUN_REC_UMASK, "0778", "octal" },
+		{ RUN_REC_UMASK, "1000", "above 0777" },
+		{ RUN_REC_UMASK, "", "octal" },
+		{ RUN_REC_RLIMIT, "7:10", "RESOURCE:SOFT:HARD" },
+		{ RUN_REC_RLIMIT, "16:1:1", "RESOURCE:SOFT:HARD" },
+		{ RUN_REC_RLIMIT, "7:20:10", "RESOURCE:SOFT:HARD" },
+		{ RUN_REC_RLIMIT, "7:-1:10", "RESOURCE:SOFT:HARD" },
+		{ RUN_REC_RLIMIT, "7:x:10", "RESOURCE:SOFT:HARD" },
+		{ RUN_REC_RLIMIT, "7:99999999999999999999:-1", "RESOURCE:SOFT:HARD" },
+		{ RUN_REC_MASK, "proc", "absolute" },
+		{ RUN_REC_READONLY, "", "absolute" },
+		{ RUN_REC_HOLD, "2", "0 or 1" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		b.len = 0;
+		magic();
+		rec(RUN_REC_ARG, "sh");
+		rec(cases[i].tag, cases[i].value);
+		cr_assert_parse_fails(cases[i].msg);
+	}
+	b.len = 0;
+	magic();
+	rec(RUN_REC_ARG, "sh");
+	rec(RUN_REC_RLIMIT, "7:1:1");
+	rec(RUN_REC_RLIMIT, "7:2:2");
+	cr_assert_parse_fails("resource repeated");
+	b.len = 0;
+	magic();
+	rec(RUN_REC_ARG, "sh");
+	rec(RUN_REC_UMASK, "0");
+	rec(RUN_REC_UMASK, "0");
+	cr_assert_parse_fails("repeated");
+}

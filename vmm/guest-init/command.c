@@ -11,7 +11,11 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "vmm/guest-init/init.h"
@@ -37,32 +41,32 @@ static void __attribute__((sentinel)) child_say(int err, const char *s, ...)
 }
 
 /* execve, and a file without "#!" through /bin/sh as execvp(3) does. Returns errno. */
-static int try_exec(const char *path)
+static int try_exec(const struct run_request *r, const char *path)
 {
-	char **sh = req.argv - 1;	/* the spare slot before argv (request.h) */
-	char *argv0 = req.argv[0];
+	char **sh = r->argv - 1;	/* the spare slot before argv (request.h) */
+	char *argv0 = r->argv[0];
 
-	execve(path, req.argv, req.envp);
+	execve(path, r->argv, r->envp);
 	if (errno != ENOEXEC)
 		return errno;
 	sh[0] = "/bin/sh";
 	sh[1] = (char *)path;
-	execve(sh[0], sh, req.envp);
-	req.argv[0] = argv0;
+	execve(sh[0], sh, r->envp);
+	r->argv[0] = argv0;
 	return ENOEXEC;
 }
 
 /* execvpe with the request's PATH (glibc's would search the init's own environment). */
-static int exec_command(void)
+static int exec_command(const struct run_request *r)
 {
-	const char *file = req.argv[0], *p = req.search_path;
+	const char *file = r->argv[0], *p = r->search_path;
 	size_t flen = strlen(file);
 	char path[RUN_REQ_MAX_PATH];
 	bool eacces = false;
 	int err;
 
 	if (strchr(file, '/'))
-		return try_exec(file);
+		return try_exec(r, file);
 	if (flen >= sizeof(path))
 		return ENAMETOOLONG;
 	for (;;) {
@@ -75,7 +79,7 @@ static int exec_command(void)
 				path[dlen++] = '/';
 			memcpy(path + dlen, file, flen + 1);
 			/* as execvp(3): not there, try the next; anything else is the answer */
-			switch ((err = try_exec(path))) {
+			switch ((err = try_exec(r, path))) {
 			case EACCES:
 				eacces = true;
 				break;
@@ -116,34 +120,80 @@ static void child_tty(void)
 		child_say(errno, "cannot make ", path, " the controlling terminal", NULL);
 }
 
-static void __attribute__((noreturn, noinline)) child_main(void)
+/* An exec'd process: the fds io gives become 0-2; a pty slave also the controlling
+ * terminal. */
+static void child_io(const struct spawn_io *io)
 {
-	const char *argv0 = req.argv[0];
-	int err;
+	for (int i = 0; i < 3; i++) {
+		if (io->fd[i] != i && dup2(io->fd[i], i) < 0)
+			_exit(RUN_EXIT_SETUP);
+	}
+	close_range(3, ~0U, 0);
+	if (io->tty && ioctl(0, TIOCSCTTY, 0))
+		child_say(errno, "cannot make the pty the controlling terminal", NULL);
+}
 
-	/* Signal mask and dispositions are the kernel's defaults: PID 1 changes neither
-	 * before the fork, so nothing to reset here. Same for the umask (022). */
-	setsid();
-	if (req.tty)
-		child_tty();
-	else
-		close_range(3, ~0U, 0);
+/* The process fields: limits first (as root, a hard limit may still be raised), then
+ * groups, ids, umask, no_new_privs, the directory. Exits on a failure. */
+static void child_process_setup(const struct run_request *r)
+{
+	for (unsigned int i = 0; i < r->nrlimits; i++) {
+		struct rlimit64 rl = { r->rlimits[i].soft, r->rlimits[i].hard };
+
+		if (syscall(SYS_prlimit64, 0, r->rlimits[i].resource, &rl, NULL)) {
+			child_say(errno, "cannot set a resource limit", NULL);
+			_exit(RUN_EXIT_SETUP);
+		}
+	}
 	/* The init runs as root with no supplementary groups: only a change needs calls.
 	 * Raw calls, as glibc's posix_spawn makes them: the wrappers' setxid machinery
 	 * (broadcasting to other threads) has no business in a vfork child. */
-	if (req.uid || req.gid || req.ngroups) {
-		if (syscall(SYS_setgroups, (size_t)req.ngroups, req.groups) ||
-		    syscall(SYS_setgid, req.gid) || syscall(SYS_setuid, req.uid)) {
+	if (r->uid || r->gid || r->ngroups) {
+		if (syscall(SYS_setgroups, (size_t)r->ngroups, r->groups) ||
+		    syscall(SYS_setgid, r->gid) || syscall(SYS_setuid, r->uid)) {
 			child_say(errno, "cannot switch to the user", NULL);
 			_exit(RUN_EXIT_SETUP);
 		}
 	}
-	if (strcmp(req.cwd, "/") && chdir(req.cwd)) {
-		child_say(errno, "cannot enter ", req.cwd, NULL);
+	/* 022 is the kernel's initial umask: no call for it. */
+	if (r->umask != 022)
+		umask((mode_t)r->umask);
+	if (r->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		child_say(errno, "cannot set no_new_privs", NULL);
 		_exit(RUN_EXIT_SETUP);
 	}
-	status_write(RUN_STATUS_MAGIC | RUN_STATUS_EXEC);
-	err = exec_command();
+	if (strcmp(r->cwd, "/") && chdir(r->cwd)) {
+		child_say(errno, "cannot enter ", r->cwd, NULL);
+		_exit(RUN_EXIT_SETUP);
+	}
+}
+
+static void __attribute__((noreturn, noinline)) child_main(const struct run_request *r,
+							     const struct spawn_io *io)
+{
+	const char *argv0 = r->argv[0];
+	int err;
+
+	/* Signal mask and dispositions are the kernel's defaults: PID 1 changes neither
+	 * before the fork (it blocks signals only around its wait, and unblocks them in
+	 * the child, below). Same for the umask (022). */
+	setsid();
+	if (io)
+		child_io(io);
+	else if (r->tty)
+		child_tty();
+	else
+		close_range(3, ~0U, 0);
+	if (io) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	child_process_setup(r);
+	if (!io)
+		status_write(RUN_STATUS_MAGIC | RUN_STATUS_EXEC);
+	err = exec_command(r);
 	child_say(err, argv0, NULL);
 	switch (err) {
 	case ENOENT: case ENOTDIR:
@@ -165,6 +215,15 @@ pid_t spawn_command(void)
 	pid_t pid = vfork();
 
 	if (pid == 0)
-		child_main();
+		child_main(&req, NULL);
+	return pid;
+}
+
+pid_t spawn_process(const struct run_request *r, const struct spawn_io *io)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		child_main(r, io);
 	return pid;
 }

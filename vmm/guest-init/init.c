@@ -67,7 +67,6 @@ const char *console_path = "/dev/console";
 const char *tty_path = "/dev/hvc0";
 
 volatile uint32_t *status_reg;
-static int ctl_fd = -1;
 static bool dev_mounted;	/* /dev is a devtmpfs: mount points may be made there */
 
 struct run_request req;
@@ -339,6 +338,43 @@ static bool is_tmp(const char *dir)
 	return !strcmp(dir, "/tmp") || !strcmp(dir, "/tmp/");
 }
 
+/*
+ * RUN_REC_MASK and RUN_REC_READONLY (OCI maskedPaths/readonlyPaths), after everything
+ * else is mounted: a masked directory gets an empty read-only tmpfs, a masked file
+ * /dev/null bound over it; a read-only path a read-only bind of itself. A path that
+ * does not exist is skipped (most of podman's list is not in our kernel), as runc does.
+ */
+static void mask_paths(void)
+{
+	struct stat st;
+	unsigned int i;
+
+	for (i = 0; i < req.nmasked; i++) {
+		const char *p = req.masked[i];
+
+		if (stat(p, &st))
+			continue;
+		if (S_ISDIR(st.st_mode) ?
+		    sys_mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			      "size=0") :
+		    sys_mount("/dev/null", p, NULL, MS_BIND, NULL))
+			problem(errno, "cannot mask ", p, NULL);
+		else
+			step("masked ", p, NULL);
+	}
+	for (i = 0; i < req.nreadonly; i++) {
+		const char *p = req.readonly[i];
+
+		if (stat(p, &st))
+			continue;
+		if (sys_mount(p, p, NULL, MS_BIND | MS_REC, NULL) ||
+		    sys_mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL))
+			problem(errno, "cannot make ", p, " read-only", NULL);
+		else
+			step("read-only ", p, NULL);
+	}
+}
+
 /* Overlays, tmpfs, /tmp, shares, modules, in that order. 0, or an exit status. */
 static int setup_fs(void)
 {
@@ -394,6 +430,7 @@ static int setup_fs(void)
 		else
 			problem(errno, "cannot mount virtio-fs ", req.modules_tag, " on ", dir, NULL);
 	}
+	mask_paths();
 	return 0;
 }
 
@@ -505,99 +542,17 @@ static void open_stdio(void)
 	}
 	if ((found & (1u << PORT_CTL)) &&
 	    cat(path, sizeof(path), dev_dir, "/", dev[PORT_CTL], NULL)) {
-		ctl_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		ctl_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (ctl_fd < 0)
 			problem(errno, "cannot open ", path, NULL);
 		else
-			step("signal relay on ", path, NULL);
+			step("control on ", path, NULL);
 	} else {
-		step("no " RUN_PORT_CTL " port: no signal relay", NULL);
+		step("no " RUN_PORT_CTL " port: no signal relay, no exec", NULL);
 	}
 }
 
 /* ---- 5. PID 1 ---- */
-
-static int wait_status(int ws)
-{
-	return WIFSIGNALED(ws) ? RUN_EXIT_SIGNAL_BASE + WTERMSIG(ws) : WEXITSTATUS(ws);
-}
-
-static void relay(pid_t pgid, int sig)
-{
-	char num[21];
-
-	if (sig <= 0 || sig >= NSIG)
-		return;
-	step("relaying signal ", utoa(num, (unsigned int)sig), NULL);
-	kill(-pgid, sig);
-}
-
-/*
- * Reaps every child (orphans are ours) until the command is gone; relays SIGINT,
- * SIGTERM, SIGHUP and the ctl port's bytes to its process group (its pid: setsid()).
- * Blocks in poll() between events.
- */
-static int wait_command(pid_t pid)
-{
-	struct signalfd_siginfo si[8];
-	struct pollfd pfd[2];
-	sigset_t set;
-	int sfd, ws;
-	pid_t w;
-
-	/*
-	 * Blocked only now (the child starts with an empty mask that way). A SIGCHLD
-	 * before this was discarded (PID 1 ignores signals it has no handler for), which
-	 * the reap at the top of the loop covers; a SIGINT then had nobody to go to yet.
-	 */
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sfd < 0)
-		problem(errno, "signalfd failed: no signal relay", NULL);
-	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = ctl_fd, .events = POLLIN };
-	for (;;) {
-		while ((w = waitpid(-1, &ws, sfd < 0 ? 0 : WNOHANG)) > 0) {
-			if (w == pid)
-				return wait_status(ws);
-		}
-		if (w < 0 && errno != EINTR) {
-			problem(errno, "waitpid failed", NULL);
-			return RUN_EXIT_SETUP;
-		}
-		if (w < 0)
-			continue;
-		if (poll(pfd, ctl_fd >= 0 ? 2 : 1, -1) < 0)
-			continue;
-		if (pfd[0].revents & POLLIN) {
-			ssize_t n = read(sfd, si, sizeof(si));
-
-			for (ssize_t i = 0; i < n / (ssize_t)sizeof(si[0]); i++) {
-				if (si[i].ssi_signo != SIGCHLD)
-					relay(pid, (int)si[i].ssi_signo);
-			}
-		}
-		if (ctl_fd >= 0 && pfd[1].revents) {
-			bool hup = pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL);
-			unsigned char b[64];
-			ssize_t n = read(ctl_fd, b, sizeof(b));
-
-			for (ssize_t i = 0; i < n; i++)
-				relay(pid, b[i]);
-			/* 0: the host closed it. A closed port polls as HUP forever, so it
-			 * is dropped rather than polled in a loop. */
-			if (n == 0 || (n < 0 && (errno != EAGAIN || hup))) {
-				step(RUN_PORT_CTL " closed: no more signal relay", NULL);
-				ctl_fd = -1;
-			}
-		}
-	}
-}
 
 #ifdef RUN_INIT_HOST_TEST
 /*
@@ -653,6 +608,11 @@ int main(int argc, char **argv)
 			step("host name ", req.hostname, NULL);
 	}
 	open_stdio();
+	if (req.hold) {
+		status = control_hold();
+		if (status)
+			finish(status);
+	}
 	step("starting ", req.argv[0], NULL);
 	log_flush();
 	pid = spawn_command();
@@ -660,6 +620,7 @@ int main(int argc, char **argv)
 		problem(errno, "cannot start the command", NULL);
 		finish(RUN_EXIT_SETUP);
 	}
+	control_started();
 	host_test_show_status();
-	finish(wait_command(pid));
+	finish(control_wait(pid));
 }

@@ -62,4 +62,28 @@ bool cat(char *dst, size_t size, const char *s, ...) __attribute__((sentinel));
 /* Starts req's command (vfork, set-up, execve); its pid (also its group), or -1. */
 pid_t spawn_command(void);
 
+/* An exec'd process's stdio: fd[0..2] become its 0-2; tty: fd[0] is a pty slave that
+ * becomes its controlling terminal. */
+struct spawn_io {
+	int fd[3];
+	bool tty;
+};
+
+/* Starts r's process with io's stdio (the signal mask emptied); its pid, or -1. */
+pid_t spawn_process(const struct run_request *r, const struct spawn_io *io);
+
+/* ---- control.c ---- */
+
+/* The control port (RUN_PORT_CTL), opened read-write by open_stdio(); -1: none. */
+extern int ctl_fd;
+
+/* Holding (req.hold): tells the host, then waits for RUN_CTL_START. Returns 0 to start
+ * the command, or the status to finish with (the host signalled or went away). */
+int control_hold(void);
+/* After the command started: RUN_CTL_STARTED when held. */
+void control_started(void);
+/* Reaps and relays until the command exits; serves exec requests meanwhile. Returns
+ * the command's exit status. */
+int control_wait(pid_t pid);
+
 #endif

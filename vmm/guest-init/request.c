@@ -17,10 +17,10 @@ struct walk {
 	struct run_request *req;
 	bool fill;		/* second walk: store the repeatable records */
 	unsigned int record;	/* index of the record being read (0: the magic) */
-	unsigned int nargs, nenv, noverlays, ntmpfs, nmounts, ngroups;
+	unsigned int nargs, nenv, noverlays, ntmpfs, nmounts, ngroups, nmasked, nreadonly;
 	/* singular records seen, to refuse duplicates (a confused host) */
 	bool seen_cwd, seen_uid, seen_gid, seen_hostname, seen_tty, seen_host_root,
-	     seen_modules, seen_verbose;
+	     seen_modules, seen_verbose, seen_hold, seen_umask, seen_nnp;
 	bool seen_path;		/* envp had a PATH= entry */
 };
 
@@ -135,6 +135,43 @@ static bool parse_mount(const char *v, size_t len, struct run_req_mount *m)
 	return true;
 }
 
+/* A decimal limit, or "-1" for unlimited (~0). */
+static bool parse_limit(const char *s, size_t len, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (len == 2 && s[0] == '-' && s[1] == '1') {
+		*out = ~0ULL;
+		return true;
+	}
+	if (!len || len > 19)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long long)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* "RES:SOFT:HARD" with RES < RUN_REQ_MAX_RLIMITS and SOFT <= HARD. */
+static bool parse_rlimit(const char *v, size_t len, struct run_req_rlimit *r)
+{
+	const char *c1 = memchr(v, ':', len), *c2;
+	unsigned int res;
+
+	if (!c1)
+		return false;
+	c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - v));
+	if (!c2 || !parse_id(v, (size_t)(c1 - v), &res) || res >= RUN_REQ_MAX_RLIMITS ||
+	    !parse_limit(c1 + 1, (size_t)(c2 - c1 - 1), &r->soft) ||
+	    !parse_limit(c2 + 1, len - (size_t)(c2 + 1 - v), &r->hard) || r->soft > r->hard)
+		return false;
+	r->resource = res;
+	return true;
+}
+
 static bool is_tag(size_t len)
 {
 	return len && len <= RUN_REQ_MAX_TAG;
@@ -180,6 +217,18 @@ static int walk_record(struct walk *w, char tag, const char *v, size_t len)
 			(tag == RUN_REC_OVERLAY ? req->overlays : req->tmpfs)[*n] = v;
 		if (++*n > RUN_REQ_MAX_DIRS)
 			return rec_fail(w, tag, "too many directories");
+		return 0;
+	}
+	case RUN_REC_MASK:
+	case RUN_REC_READONLY: {
+		unsigned int *n = tag == RUN_REC_MASK ? &w->nmasked : &w->nreadonly;
+
+		if (!is_path(v, len))
+			return rec_fail(w, tag, "not an absolute path of a sane length");
+		if (w->fill)
+			(tag == RUN_REC_MASK ? req->masked : req->readonly)[*n] = v;
+		if (++*n > RUN_REQ_MAX_DIRS)
+			return rec_fail(w, tag, "too many paths");
 		return 0;
 	}
 	case RUN_REC_MOUNT:
@@ -233,13 +282,47 @@ static int walk_record(struct walk *w, char tag, const char *v, size_t len)
 			return rec_fail(w, tag, "bad tag length");
 		req->modules_tag = v;
 		return 0;
+	case RUN_REC_RLIMIT: {
+		struct run_req_rlimit r;
+
+		if (!parse_rlimit(v, len, &r))
+			return rec_fail(w, tag, "expected RESOURCE:SOFT:HARD");
+		for (unsigned int i = 0; i < req->nrlimits; i++)
+			if (req->rlimits[i].resource == r.resource)
+				return rec_fail(w, tag, "resource repeated");
+		req->rlimits[req->nrlimits++] = r;	/* fits: resources are distinct */
+		return 0;
+	}
+	case RUN_REC_UMASK: {
+		unsigned int m = 0;
+
+		if (!once(&w->seen_umask))
+			return rec_fail(w, tag, "repeated");
+		if (!len || len > 4)
+			return rec_fail(w, tag, "expected an octal mask");
+		for (size_t i = 0; i < len; i++) {
+			if (v[i] < '0' || v[i] > '7')
+				return rec_fail(w, tag, "expected an octal mask");
+			m = m * 8 + (unsigned int)(v[i] - '0');
+		}
+		if (m > 0777)
+			return rec_fail(w, tag, "mask above 0777");
+		req->umask = m;
+		return 0;
+	}
 	case RUN_REC_TTY:
 	case RUN_REC_HOST_ROOT:
-	case RUN_REC_VERBOSE: {
+	case RUN_REC_VERBOSE:
+	case RUN_REC_HOLD:
+	case RUN_REC_NO_NEW_PRIVS: {
 		bool *seen = tag == RUN_REC_TTY ? &w->seen_tty :
-			     tag == RUN_REC_HOST_ROOT ? &w->seen_host_root : &w->seen_verbose;
+			     tag == RUN_REC_HOST_ROOT ? &w->seen_host_root :
+			     tag == RUN_REC_HOLD ? &w->seen_hold :
+			     tag == RUN_REC_NO_NEW_PRIVS ? &w->seen_nnp : &w->seen_verbose;
 		bool *val = tag == RUN_REC_TTY ? &req->tty :
-			    tag == RUN_REC_HOST_ROOT ? &req->host_root : &req->verbose;
+			    tag == RUN_REC_HOST_ROOT ? &req->host_root :
+			    tag == RUN_REC_HOLD ? &req->hold :
+			    tag == RUN_REC_NO_NEW_PRIVS ? &req->no_new_privs : &req->verbose;
 
 		if (!once(seen))
 			return rec_fail(w, tag, "repeated");
@@ -258,6 +341,7 @@ static int walk(struct walk *w, const char *buf, size_t len)
 
 	w->record = 0;
 	w->nargs = w->nenv = w->noverlays = w->ntmpfs = w->nmounts = w->ngroups = 0;
+	w->nmasked = w->nreadonly = 0;
 	while (off < len) {
 		const char *rec = buf + off;
 		const char *nul = memchr(rec, '\0', len - off);
@@ -290,6 +374,7 @@ int run_request_parse(struct run_request *req, const char *buf, size_t len, void
 	memset(req, 0, sizeof(*req));
 	req->cwd = "/";
 	req->search_path = RUN_DEFAULT_SEARCH_PATH;
+	req->umask = 022;
 	if (!len)
 		return fail(req, "empty run request");
 	if (len > RUN_REQ_MAX_SIZE)
@@ -300,19 +385,22 @@ int run_request_parse(struct run_request *req, const char *buf, size_t len, void
 		return fail(req, "no command (empty argv)");
 
 	need = RUN_REQ_ARENA_SIZE((size_t)w.nargs, (size_t)w.nenv, 0, 0) +
-	       ((size_t)w.noverlays + w.ntmpfs) * sizeof(char *) +
+	       ((size_t)w.noverlays + w.ntmpfs + w.nmasked + w.nreadonly) * sizeof(char *) +
 	       (size_t)w.nmounts * sizeof(struct run_req_mount) +
 	       (size_t)w.ngroups * sizeof(unsigned int);
 	if (need > arena_size)
 		return fail(req, "run request too large for the arena");
 
-	/* Layout: spare, argv, NULL, envp, NULL, overlays, tmpfs, mounts, groups. */
+	/* Layout: spare, argv, NULL, envp, NULL, overlays, tmpfs, masked, readonly, mounts,
+	 * groups. */
 	slot[0] = NULL;
 	req->argv = slot + 1;
 	req->envp = req->argv + w.nargs + 1;
 	req->overlays = (const char **)(req->envp + w.nenv + 1);
 	req->tmpfs = req->overlays + w.noverlays;
-	req->mounts = (struct run_req_mount *)(req->tmpfs + w.ntmpfs);
+	req->masked = req->tmpfs + w.ntmpfs;
+	req->readonly = req->masked + w.nmasked;
+	req->mounts = (struct run_req_mount *)(req->readonly + w.nreadonly);
 	req->groups = (unsigned int *)(req->mounts + w.nmounts);
 	req->argc = w.nargs;
 	req->envc = w.nenv;
@@ -320,6 +408,8 @@ int run_request_parse(struct run_request *req, const char *buf, size_t len, void
 	req->ntmpfs = w.ntmpfs;
 	req->nmounts = w.nmounts;
 	req->ngroups = w.ngroups;
+	req->nmasked = w.nmasked;
+	req->nreadonly = w.nreadonly;
 
 	w.fill = true;
 	if (walk(&w, buf, len))

@@ -29,6 +29,14 @@
 #define RUN_REQ_MAX_HOSTNAME	64u
 #define RUN_REQ_MAX_TAG		36u
 
+#define RUN_REQ_MAX_RLIMITS	16u		/* RLIMIT_NLIMITS */
+
+/* RUN_REC_RLIMIT: resource number and soft/hard limits (~0: unlimited). */
+struct run_req_rlimit {
+	unsigned int resource;
+	unsigned long long soft, hard;
+};
+
 /* A virtio-fs share to mount (RUN_REC_MOUNT). */
 struct run_req_mount {
 	const char *path;
@@ -48,19 +56,26 @@ struct run_request {
 	const char **tmpfs;		/* RUN_REC_TMPFS, in order */
 	struct run_req_mount *mounts;	/* RUN_REC_MOUNT, in order */
 	unsigned int *groups;		/* RUN_REC_GROUPS */
-	unsigned int argc, envc, noverlays, ntmpfs, nmounts, ngroups;
+	const char **masked;		/* RUN_REC_MASK, in order */
+	const char **readonly;		/* RUN_REC_READONLY, in order */
+	struct run_req_rlimit rlimits[RUN_REQ_MAX_RLIMITS];
+	unsigned int argc, envc, noverlays, ntmpfs, nmounts, ngroups, nmasked, nreadonly;
+	unsigned int nrlimits;
+	unsigned int umask;		/* 022 when absent */
 	unsigned int uid, gid;
 	const char *cwd;		/* "/" when absent */
 	const char *hostname;		/* NULL when absent */
 	const char *modules_tag;	/* NULL when absent */
 	const char *search_path;	/* PATH= of envp, else RUN_DEFAULT_SEARCH_PATH */
 	bool tty, host_root, verbose;
+	bool hold;			/* RUN_REC_HOLD: wait for RUN_CTL_START */
+	bool no_new_privs;
 	char error[160];		/* why the parse failed: one line, no newline */
 };
 
 /* Arena bytes a request of these counts needs (the init's arena fits the maxima). */
 #define RUN_REQ_ARENA_SIZE(args, env, dirs, groups) \
-	(((args) + (env) + 3 + 2 * (dirs)) * sizeof(char *) + \
+	(((args) + (env) + 3 + 4 * (dirs)) * sizeof(char *) + \
 	 (dirs) * sizeof(struct run_req_mount) + (groups) * sizeof(unsigned int))
 #define RUN_REQ_ARENA_MAX \
 	RUN_REQ_ARENA_SIZE(RUN_REQ_MAX_ARGS, RUN_REQ_MAX_ENV, RUN_REQ_MAX_DIRS, \

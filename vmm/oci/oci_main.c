@@ -1,9 +1,10 @@
 /*
  * nook-oci: the runc-style CLI that podman drives through conmon. Each container is one
- * `nook run` VMM process: create forks it (the pid in --pid-file, reparented to conmon,
- * its exit status is the container's), holds it at a FIFO until start (runc's exec.fifo
- * shape), and kill signals it (nook relays SIGTERM/SIGINT/SIGHUP to the guest workload
- * over its control port; SIGKILL ends the VMM).
+ * `nook run` VMM process. create forks it (the pid in --pid-file, reparented to conmon,
+ * its exit status is the container's) with --control ROOT/ID/ctl.sock and a request that
+ * holds the workload (RUN_REC_HOLD), and returns once the guest booted and is held;
+ * start releases the workload over that socket, kill sends signals through it (SIGKILL
+ * ends the VMM), exec (oci_exec.c) runs processes in the guest through it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/ioctl.h>
+
+#include "vmm/oci/oci_cmd.h"
+#include "vmm/oci/oci_ctl.h"
 #include "vmm/oci/oci_spec.h"
 #include "vmm/oci/oci_state.h"
+#include "vmm/run_proto.h"
 
 #ifndef NOOK_VERSION
 #define NOOK_VERSION "0.0.0"
@@ -33,8 +40,10 @@
 static const char *oci_log_path;
 static bool oci_log_json;
 
-/* One line on stderr; with --log-format=json also exactly one JSON object in --log. */
-static int oci_error(const char *fmt, ...)
+/* How long create waits for the guest to boot: podman's own limit is 240 s. */
+#define OCI_BOOT_TIMEOUT_MS (230 * 1000)
+
+int oci_error(const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -146,25 +155,24 @@ static int apply_binds(const struct oci_plan *p)
 	return 0;
 }
 
-/* The VMM child: binds, wait for start at the FIFO, exec nook run. Never returns. */
-static void create_child(const struct oci_plan *p, const char *fifo, const char *nook)
+/* The VMM child: binds, the terminal, exec nook run. Never returns. */
+static void create_child(const struct oci_plan *p, char **argv, const char *nook, int tty)
 {
-	char buf = 0;
-	int fd;
-
 	if (apply_binds(p))
 		_exit(125);
-	/* Blocks until `start` opens the FIFO for reading. */
-	fd = open(fifo, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, &buf, 1) != 1)
-		_exit(125);
-	close(fd);
-	execv(nook, p->args.argv);
+	if (tty >= 0) {
+		/* The pty's slave is the VMM's stdio and controlling terminal: nook runs in
+		 * its tty mode and gets SIGWINCH when conmon resizes the master. */
+		if (setsid() < 0 || dup2(tty, 0) < 0 || dup2(tty, 1) < 0 || dup2(tty, 2) < 0 ||
+		    ioctl(0, TIOCSCTTY, 0))
+			_exit(125);
+	}
+	execv(nook, argv);
 	oci_error("exec %s: %s", nook, strerror(errno));
 	_exit(125);
 }
 
-static int write_file(const char *path, const char *text)
+int oci_write_file(const char *path, const char *text, size_t len)
 {
 	char tmp[PATH_MAX + 8];
 	FILE *f;
@@ -173,18 +181,105 @@ static int write_file(const char *path, const char *text)
 	f = fopen(tmp, "we");
 	if (!f)
 		return -1;
-	fputs(text, f);
+	if (fwrite(text, 1, len, f) != len) {
+		fclose(f);
+		return -1;
+	}
 	if (fclose(f) || rename(tmp, path))
 		return -1;
 	return 0;
+}
+
+/* plan's argv with --control and --records before the "--" (NULL-terminated, malloc'd;
+ * the strings stay the plan's or the caller's). */
+static char **vmm_argv(const struct oci_plan *p, char *ctl, char *records)
+{
+	char **v = calloc((size_t)p->args.argc + 5, sizeof(*v));
+	int n = 0;
+
+	if (!v)
+		return NULL;
+	for (int i = 0; i < p->args.argc; i++) {
+		if (!strcmp(p->args.argv[i], "--") && ctl) {
+			v[n++] = "--control";
+			v[n++] = ctl;
+			v[n++] = "--records";
+			v[n++] = records;
+			ctl = NULL;
+		}
+		v[n++] = p->args.argv[i];
+	}
+	return v;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Until the guest booted and holds the workload: 0, or 1 after one error line (the VMM
+ * is gone or killed then). */
+static int wait_held(const char *dir, pid_t pid)
+{
+	static uint8_t buf[RUN_CTL_MAX_PAYLOAD + 1];
+	long t0 = now_ms();
+	struct run_ctl_frame f;
+	int fd = -1, ws, r;
+
+	/* The VMM makes the socket before it boots the guest: a few ms after the fork. */
+	while (fd < 0) {
+		if (waitpid(pid, &ws, WNOHANG) == pid)
+			return oci_error("the VMM exited before the guest booted (status %d)",
+					 WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+		if (now_ms() - t0 > OCI_BOOT_TIMEOUT_MS) {
+			kill(pid, SIGKILL);
+			return oci_error("the VMM did not open its control socket");
+		}
+		fd = oci_ctl_connect(dir);
+		if (fd < 0)
+			usleep(10 * 1000);
+	}
+	if (oci_ctl_send(fd, RUN_CTL_WAIT, 0, 0, NULL, 0)) {
+		close(fd);
+		kill(pid, SIGKILL);
+		return oci_error("cannot talk to the VMM: %s", strerror(errno));
+	}
+	{
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long left = OCI_BOOT_TIMEOUT_MS - (now_ms() - t0);
+
+		if (poll(&pfd, 1, left > 0 ? (int)left : 0) <= 0) {
+			close(fd);
+			kill(pid, SIGKILL);
+			return oci_error("the guest did not boot within %d s", OCI_BOOT_TIMEOUT_MS / 1000);
+		}
+	}
+	r = oci_ctl_recv(fd, &f, buf);
+	close(fd);
+	if (r == 0 && f.type == RUN_CTL_HELD)
+		return 0;
+	if (r == 0 && f.type == RUN_CTL_ERROR)
+		oci_error("the VMM: %s", (char *)buf);
+	/* EOF: the VMM ended during the boot; its own messages went to the container's
+	 * stderr. */
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws))
+		return oci_error("the guest did not come up (VMM exit status %d)", WEXITSTATUS(ws));
+	return oci_error("the guest did not come up");
 }
 
 static int cmd_create(const char *root, const char *id, const char *bundle,
 		      const char *pid_file, const char *console_socket)
 {
 	struct oci_plan plan;
-	char err[512], nook[PATH_MAX], dir[PATH_MAX], fifo[PATH_MAX + 32], abs_bundle[PATH_MAX];
-	char pidbuf[32];
+	char err[512], nook[PATH_MAX], dir[PATH_MAX], abs_bundle[PATH_MAX];
+	char ctl[PATH_MAX + 16], records[PATH_MAX + 16], marker[PATH_MAX + 16], pidbuf[32];
+	char **argv = NULL;
+	int master = -1, slave = -1, ret = 1;
+	long t0 = now_ms();
 	pid_t pid;
 
 	if (!realpath(bundle, abs_bundle))
@@ -195,10 +290,6 @@ static int cmd_create(const char *root, const char *id, const char *bundle,
 		oci_plan_free(&plan);
 		return oci_error("process.terminal needs --console-socket");
 	}
-	if (plan.terminal) {
-		oci_plan_free(&plan);
-		return oci_error("process.terminal: a pty over --console-socket is not supported yet");
-	}
 	if (nook_path(nook, sizeof(nook)) || access(nook, X_OK)) {
 		oci_plan_free(&plan);
 		return oci_error("cannot find nook next to nook-oci");
@@ -207,60 +298,110 @@ static int cmd_create(const char *root, const char *id, const char *bundle,
 		oci_plan_free(&plan);
 		return oci_error("container %s: %s", id, errno == EEXIST ? "already exists" : strerror(errno));
 	}
-	snprintf(fifo, sizeof(fifo), "%s/start.fifo", dir);
-	if (mkfifo(fifo, 0600)) {
-		oci_plan_free(&plan);
-		oci_state_remove(dir);
-		return oci_error("%s: %s", fifo, strerror(errno));
+	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", dir);
+	snprintf(records, sizeof(records), "%s/records", dir);
+	snprintf(marker, sizeof(marker), "%s/created", dir);
+	/* The workload waits at the init's start gate; the rest of the records is what
+	 * nook run has no option for. */
+	oci_rec(&plan.records, RUN_REC_HOLD, "1");
+	argv = vmm_argv(&plan, ctl, records);
+	if (plan.records.oom || !argv) {
+		oci_error("out of memory");
+		goto fail;
+	}
+	if (oci_write_file(records, plan.records.data, plan.records.len) ||
+	    oci_write_file(marker, "", 0)) {
+		oci_error("container %s: cannot write its state: %s", id, strerror(errno));
+		goto fail;
+	}
+	if (plan.terminal) {
+		/* The master goes to conmon before create returns (it fails otherwise). */
+		if (oci_pty_open(&master, &slave)) {
+			oci_error("pty: %s", strerror(errno));
+			goto fail;
+		}
+		if (oci_send_console(console_socket, master)) {
+			oci_error("--console-socket %s: %s", console_socket, strerror(errno));
+			goto fail;
+		}
+		close(master);
+		master = -1;
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		oci_plan_free(&plan);
-		oci_state_remove(dir);
-		return oci_error("fork: %s", strerror(errno));
+		oci_error("fork: %s", strerror(errno));
+		goto fail;
 	}
 	if (pid == 0)
-		create_child(&plan, fifo, nook);
-	oci_plan_free(&plan);
-	if (oci_state_save(dir, id, pid, abs_bundle)) {
+		create_child(&plan, argv, nook, slave);
+	if (slave >= 0)
+		close(slave);
+	slave = -1;
+	if (oci_state_save(dir, id, pid, abs_bundle, plan.rootfs, plan.annotations)) {
 		kill(pid, SIGKILL);
-		oci_state_remove(dir);
-		return oci_error("container %s: cannot write its state", id);
+		oci_error("container %s: cannot write its state", id);
+		goto fail;
 	}
 	if (pid_file) {
 		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-		if (write_file(pid_file, pidbuf)) {
+		if (oci_write_file(pid_file, pidbuf, strlen(pidbuf))) {
 			kill(pid, SIGKILL);
-			oci_state_remove(dir);
-			return oci_error("--pid-file %s: %s", pid_file, strerror(errno));
+			oci_error("--pid-file %s: %s", pid_file, strerror(errno));
+			goto fail;
 		}
 	}
-	return 0;
+	if (wait_held(dir, pid))
+		goto fail;
+	/* For bench-oci: how long create took (the guest's boot, mostly). */
+	snprintf(pidbuf, sizeof(pidbuf), "%ld\n", now_ms() - t0);
+	snprintf(marker, sizeof(marker), "%s/create_ms", dir);
+	oci_write_file(marker, pidbuf, strlen(pidbuf));
+	ret = 0;
+	goto out;
+fail:
+	oci_state_remove(dir);
+out:
+	if (master >= 0)
+		close(master);
+	if (slave >= 0)
+		close(slave);
+	free(argv);
+	oci_plan_free(&plan);
+	return ret;
 }
 
 static int cmd_start(const char *root, const char *id)
 {
+	static uint8_t buf[RUN_CTL_MAX_PAYLOAD + 1];
+	struct run_ctl_frame f;
 	struct oci_state st;
-	char dir[PATH_MAX], fifo[PATH_MAX + 32], b;
-	int fd;
+	char dir[PATH_MAX], marker[PATH_MAX + 16], ms[32];
+	long t0 = now_ms();
+	int fd, r;
 
 	if (oci_state_load(root, id, dir, sizeof(dir), &st))
 		return oci_error("container %s does not exist", id);
 	if (strcmp(st.status, "created"))
 		return oci_error("container %s is %s, not created", id, st.status);
-	snprintf(fifo, sizeof(fifo), "%s/start.fifo", dir);
-	/* O_NONBLOCK: the child is already blocked in its open for writing (status created). */
-	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	fd = oci_ctl_connect(dir);
 	if (fd < 0)
-		return oci_error("container %s: %s", id, strerror(errno));
-	fcntl(fd, F_SETFL, 0);
-	if (read(fd, &b, 1) != 1) {
+		return oci_error("container %s: cannot reach its VMM: %s", id, strerror(errno));
+	if (oci_ctl_send(fd, RUN_CTL_START, 0, 0, NULL, 0)) {
 		close(fd);
 		return oci_error("container %s: its VMM is gone", id);
 	}
+	r = oci_ctl_recv(fd, &f, buf);
 	close(fd);
-	unlink(fifo);
+	if (r == 0 && f.type == RUN_CTL_ERROR)
+		return oci_error("container %s: %s", id, (char *)buf);
+	/* STARTED, or EOF: the VMM ended right after the start (a workload that was done
+	 * at once); either way the container is no longer "created". */
+	snprintf(marker, sizeof(marker), "%s/created", dir);
+	unlink(marker);
+	snprintf(ms, sizeof(ms), "%ld\n", now_ms() - t0);
+	snprintf(marker, sizeof(marker), "%s/start_ms", dir);
+	oci_write_file(marker, ms, strlen(ms));
 	return 0;
 }
 
@@ -268,10 +409,13 @@ static int cmd_state(const char *root, const char *id)
 {
 	struct oci_state st;
 	char dir[PATH_MAX];
+	int r;
 
 	if (oci_state_load(root, id, dir, sizeof(dir), &st))
 		return oci_error("container %s does not exist", id);
-	return oci_state_print(&st, stdout) ? 1 : 0;
+	r = oci_state_print(&st, stdout) ? 1 : 0;
+	oci_state_free(&st);
+	return r;
 }
 
 static int parse_signal(const char *s)
@@ -292,11 +436,14 @@ static int parse_signal(const char *s)
 	return -1;
 }
 
+/* Signal 0 probes the VMM; SIGKILL ends it (the container's status is then 137); any
+ * other signal goes to the workload through the guest init (the VMM's own SIGTERM relay
+ * when the control socket cannot be reached). */
 static int cmd_kill(const char *root, const char *id, const char *sig)
 {
 	struct oci_state st;
 	char dir[PATH_MAX];
-	int signo = parse_signal(sig ? sig : "SIGTERM");
+	int signo = parse_signal(sig ? sig : "SIGTERM"), fd;
 
 	if (signo < 0)
 		return oci_error("unknown signal %s", sig);
@@ -304,6 +451,13 @@ static int cmd_kill(const char *root, const char *id, const char *sig)
 		return oci_error("container %s does not exist", id);
 	if (!strcmp(st.status, "stopped"))
 		return oci_error("container %s is not running", id);
+	if (signo && signo != SIGKILL && (fd = oci_ctl_connect(dir)) >= 0) {
+		int r = oci_ctl_send(fd, RUN_CTL_SIGNAL, (uint8_t)signo, 0, NULL, 0);
+
+		close(fd);
+		if (!r)
+			return 0;
+	}
 	if (kill(st.pid, signo))
 		return oci_error("kill %d: %s", st.pid, strerror(errno));
 	return 0;
@@ -320,6 +474,16 @@ static int cmd_delete(const char *root, const char *id, bool force)
 		if (!force && strcmp(st.status, "created"))
 			return oci_error("container %s is running (use --force)", id);
 		kill(st.pid, SIGKILL);
+		/* Gone before the state is: a `state` right after says "does not exist", never
+		 * "running" (runc waits the same way). */
+		for (int i = 0; i < 200 && kill(st.pid, 0) == 0; i++) {
+			struct oci_state now;
+			char d2[PATH_MAX];
+
+			if (oci_state_load(root, id, d2, sizeof(d2), &now) || !strcmp(now.status, "stopped"))
+				break;
+			usleep(10 * 1000);
+		}
 	}
 	return oci_state_remove(dir) ? oci_error("container %s: %s", id, strerror(errno)) : 0;
 }
@@ -329,6 +493,7 @@ static void usage(FILE *f)
 	fputs("usage: nook-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug]\n"
 	      "                [--systemd-cgroup] VERB ...\n"
 	      "  create --bundle DIR [--pid-file FILE] [--console-socket SOCK] ID\n"
+	      "  exec --process FILE [--pid-file FILE] [--detach] [--tty --console-socket SOCK] ID\n"
 	      "  start ID | state ID | kill ID [SIGNAL] | delete [--force] ID | --version\n", f);
 }
 
@@ -349,8 +514,8 @@ static const char *opt_value(int argc, char **argv, int *i, const char *opt)
 int main(int argc, char **argv)
 {
 	const char *root = "/run/nook-oci", *v, *verb, *bundle = ".", *pid_file = NULL;
-	const char *console = NULL, *pos[2] = { NULL, NULL };
-	bool force = false;
+	const char *console = NULL, *pos[2] = { NULL, NULL }, *process = NULL;
+	bool force = false, detach = false;
 	int i = 1, npos = 0;
 
 	/* Global flags before the verb. */
@@ -385,6 +550,12 @@ int main(int argc, char **argv)
 			pid_file = v;
 		else if ((v = opt_value(argc, argv, &i, "--console-socket")))
 			console = v;
+		else if ((v = opt_value(argc, argv, &i, "--process")) || (v = opt_value(argc, argv, &i, "-p")))
+			process = v;
+		else if (!strcmp(argv[i], "--detach") || !strcmp(argv[i], "-d"))
+			detach = true;
+		else if (!strcmp(argv[i], "--tty") || !strcmp(argv[i], "-t"))
+			continue;	/* process.terminal says it */
 		else if ((v = opt_value(argc, argv, &i, "--preserve-fds"))) {
 			if (strcmp(v, "0"))
 				return oci_error("--preserve-fds %s: passing file descriptors into a VM is not supported", v);
@@ -414,7 +585,10 @@ int main(int argc, char **argv)
 		return cmd_kill(root, pos[0], pos[1]);
 	if (!strcmp(verb, "delete"))
 		return cmd_delete(root, pos[0], force);
-	if (!strcmp(verb, "exec"))
-		return oci_error("exec: running a second process in the VM is not supported yet");
+	if (!strcmp(verb, "exec")) {
+		if (pos[1])
+			return oci_error("exec: give the process with --process FILE, not as arguments");
+		return cmd_exec(root, pos[0], process, pid_file, console, detach);
+	}
 	return oci_error("unknown verb %s", verb);
 }

@@ -59,6 +59,8 @@ void oci_argv_free(struct oci_argv *a)
 void oci_plan_free(struct oci_plan *p)
 {
 	oci_argv_free(&p->args);
+	oci_records_free(&p->records);
+	free(p->annotations);
 	free(p->rootfs);
 	for (int i = 0; i < p->nr_binds; i++) {
 		free(p->binds[i].src);
@@ -365,6 +367,9 @@ static int spec_resources(struct json_object *spec, struct oci_plan *p, char *er
 	}
 	if (bad)
 		return oci_fail(err, errlen, "config.json: annotations must be strings");
+	p->annotations = strdup(ann ? json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN) : "{}");
+	if (!p->annotations)
+		return oci_fail(err, errlen, "out of memory");
 	if (push2(&p->args, "--cpus", cpus) || push2(&p->args, "--memory", memory))
 		return oci_fail(err, errlen, "out of memory");
 	return 0;
@@ -392,6 +397,18 @@ int oci_spec_translate_json(const char *json, const char *bundle, struct oci_pla
 	    spec_process(get_typed(spec, "process", json_type_object, &bad), out, &cmd, err, errlen) ||
 	    spec_mounts(spec, out, err, errlen) || spec_resources(spec, out, err, errlen))
 		goto out;
+	{
+		char why[400];
+		bool terminal;
+
+		if (oci_process_records(get_typed(spec, "process", json_type_object, &bad), false,
+					&out->records, &terminal, why, sizeof(why))) {
+			oci_fail(err, errlen, "config.json: %s", why);
+			goto out;
+		}
+		if (oci_linux_records(spec, &out->records, err, errlen))
+			goto out;
+	}
 	v = get_typed(spec, "hostname", json_type_string, &bad);
 	if (v && json_object_get_string_len(v) > 0) {
 		if (json_object_get_string_len(v) > 64) {

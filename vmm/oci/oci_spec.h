@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vmm/oci/oci_process.h"
+
 /* The built nook argv: fixed options plus env, resources and the command. */
 struct oci_argv {
 	char **argv;
@@ -30,6 +32,10 @@ struct oci_plan {
 	bool terminal;		/* process.terminal */
 	struct oci_bind binds[OCI_MAX_BINDS];
 	int nr_binds;
+	/* What nook run has no option for (groups, umask, rlimits, no_new_privs, masked
+	 * and read-only paths): records for --records. */
+	struct oci_records records;
+	char *annotations;	/* the spec's annotations as JSON text ("{}" when none), for state */
 };
 
 /*

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +64,11 @@ static int proc_starttime(pid_t pid, unsigned long long *start, bool *zombie)
 	return 0;
 }
 
-int oci_state_save(const char *dir, const char *id, pid_t pid, const char *bundle)
+int oci_state_save(const char *dir, const char *id, pid_t pid, const char *bundle,
+		   const char *rootfs, const char *annotations)
 {
+	struct json_object *ann = json_tokener_parse(annotations ? annotations : "{}");
+	struct passwd *pw = getpwuid(getuid());
 	struct json_object *o = json_object_new_object();
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], created[40];
 	unsigned long long start = 0;
@@ -83,6 +87,9 @@ int oci_state_save(const char *dir, const char *id, pid_t pid, const char *bundl
 	json_object_object_add(o, "starttime", json_object_new_uint64(start));
 	json_object_object_add(o, "bundle", json_object_new_string(bundle));
 	json_object_object_add(o, "created", json_object_new_string(created));
+	json_object_object_add(o, "rootfs", json_object_new_string(rootfs ? rootfs : ""));
+	json_object_object_add(o, "owner", json_object_new_string(pw ? pw->pw_name : ""));
+	json_object_object_add(o, "annotations", ann ? ann : json_object_new_object());
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	snprintf(tmp, sizeof(tmp), "%s/state.json.tmp", dir);
 	/* Written to a temporary and renamed: `state` never reads half a file. */
@@ -117,12 +124,16 @@ int oci_state_load(const char *root, const char *id, char *dir, size_t len, stru
 	copy_str(o, "id", st->id, sizeof(st->id));
 	copy_str(o, "bundle", st->bundle, sizeof(st->bundle));
 	copy_str(o, "created", st->created, sizeof(st->created));
+	copy_str(o, "rootfs", st->rootfs, sizeof(st->rootfs));
+	copy_str(o, "owner", st->owner, sizeof(st->owner));
+	if (json_object_object_get_ex(o, "annotations", &v) && json_object_is_type(v, json_type_object))
+		st->annotations = strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 	if (json_object_object_get_ex(o, "pid", &v))
 		st->pid = json_object_get_int(v);
 	if (json_object_object_get_ex(o, "starttime", &v))
 		st->starttime = json_object_get_uint64(v);
 	json_object_put(o);
-	snprintf(fifo, sizeof(fifo), "%s/start.fifo", dir);
+	snprintf(fifo, sizeof(fifo), "%s/created", dir);
 	if (st->pid <= 0 || proc_starttime(st->pid, &start, &zombie) || zombie ||
 	    start != st->starttime)
 		st->status = "stopped";
@@ -142,15 +153,30 @@ int oci_state_print(const struct oci_state *st, FILE *f)
 	json_object_object_add(o, "pid", json_object_new_int(stopped ? 0 : st->pid));
 	json_object_object_add(o, "bundle", json_object_new_string(st->bundle));
 	json_object_object_add(o, "created", json_object_new_string(st->created));
+	json_object_object_add(o, "rootfs", json_object_new_string(st->rootfs));
+	json_object_object_add(o, "owner", json_object_new_string(st->owner));
+	{
+		struct json_object *ann = json_tokener_parse(st->annotations ? st->annotations : "{}");
+
+		json_object_object_add(o, "annotations", ann ? ann : json_object_new_object());
+	}
 	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return ferror(f) ? -1 : 0;
 }
 
+void oci_state_free(struct oci_state *st)
+{
+	free(st->annotations);
+	st->annotations = NULL;
+}
+
 int oci_state_remove(const char *dir)
 {
 	char path[PATH_MAX + 32];
-	const char *names[] = { "state.json", "state.json.tmp", "start.fifo" };
+	const char *names[] = { "state.json", "state.json.tmp", "created", "created.tmp",
+				"ctl.sock", "records", "records.tmp", "create_ms", "create_ms.tmp",
+				"start_ms", "start_ms.tmp" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
