@@ -14,7 +14,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_APPEND, OPT_CPUS, OPT_MEMORY,
 	OPT_CONSOLE, OPT_BOOT_TIMER, OPT_FS, OPT_ROOT, OPT_HELP,
 	OPT_HOST_ROOT, OPT_RWDIR, OPT_RODIR, OPT_CWD, OPT_ENV_FILE, OPT_USER, OPT_TIMEOUT,
-	OPT_MODULES, OPT_HOSTNAME,
+	OPT_MODULES, OPT_HOSTNAME, OPT_SECCOMP,
 };
 
 static const struct option cli_options[] = {
@@ -39,6 +39,7 @@ static const struct option cli_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "modules", required_argument, NULL, OPT_MODULES },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -72,6 +73,10 @@ void cli_usage(FILE *f)
 		"  --root PATH[,opts] boot with PATH as the guest's root file system (virtio-fs\n"
 		"                    tag nook-root; adds root=nook-root rootfstype=virtiofs rw;\n"
 		"                    no default initramfs)\n"
+		"  --seccomp MODE    kill (default): a thread making a syscall outside its\n"
+		"                    kind's allow-list kills nook; trap: name the thread kind\n"
+		"                    and syscall on stderr, then exit; log: allow, the kernel\n"
+		"                    logs it; off: no filters (SECURITY.md)\n"
 		"\n"
 		"\n"
 		"run a command (everything after --; see README \"nook run -- CMD\"):\n"
@@ -101,7 +106,8 @@ void cli_usage(FILE *f)
 		"guest exit, 3 guest panic (pvpanic), 128+N when stopped by signal N.\n"
 		"environment: NOOK_LOG=debug|info|warn|err, NOOK_PVM=0|1 (software-virtualized\n"
 		"host handling, default: detected from /sys/module/kvm_pvm), NOOK_LOAD_COPY=1\n"
-		"(copy kernel/initrd into guest RAM instead of mapping the files).\n",
+		"(copy kernel/initrd into guest RAM instead of mapping the files),\n"
+		"NOOK_SECCOMP=kill|trap|log|off (the --seccomp default).\n",
 		MPTABLE_MAX_CPUS, RUN_MAX_DIRS);
 }
 
@@ -280,6 +286,8 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, char
 	cfg->cpus = 1;
 	cfg->mem_size = CONFIG_DEFAULT_MEM;
 	cfg->console = CONSOLE_STDIO;
+	if (seccomp_default_mode(SECCOMP_MODE_KILL, &cfg->seccomp, err, errlen))
+		return CLI_ERROR;
 	/* Everything after the first "--" is the guest command; options stop there. */
 	if (dash > 0) {
 		cfg->run.active = true;
@@ -358,6 +366,10 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, char
 			if (cfg->nr_fs >= CONFIG_MAX_FS)
 				return cli_fail(err, errlen, "--fs: at most %d shares", CONFIG_MAX_FS);
 			cfg->fs_specs[cfg->nr_fs++] = a;
+			break;
+		case OPT_SECCOMP:
+			if (seccomp_parse_mode(a, &cfg->seccomp, err, errlen))
+				return CLI_ERROR;
 			break;
 		case OPT_ROOT:
 			if (!*a)

@@ -19,6 +19,7 @@
 #include "arch/x86_64/pvm.h"
 #include "vmm/log.h"
 #include "vmm/run_mode.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm_internal.h"
 
 /* Start of the nook process, for the boot timer and first-entry figures. */
@@ -664,6 +665,14 @@ int vm_run(const struct vm_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 
 	vm_mark("vm_run");
+	/* Before any thread starts: filters compiled, the spawner running. */
+	status = seccomp_set_mode(cfg->seccomp);
+	if (status) {
+		log_err("seccomp: cannot set up the filters: %s", strerror(-status));
+		status = NOOK_EXIT_ERROR;
+		goto out;
+	}
+	status = NOOK_EXIT_ERROR;
 	if (vm_open_kvm(vm) || vm_check_limits(vm, cfg) || vm_get_supported_cpuid(vm) ||
 	    vm_create_machine(vm))
 		goto out;
@@ -728,6 +737,11 @@ int vm_run(const struct vm_config *cfg)
 			break;
 		}
 		vm->guest_ran = true;
+	}
+	/* From here on this thread only runs the event loop and the teardown. */
+	if (seccomp_install(THREAD_EVENT_LOOP)) {
+		log_err("seccomp: cannot confine the main thread");
+		vm_request_stop(vm, NOOK_EXIT_ERROR);
 	}
 	if (!atomic_load(&vm->stopping) && evl_run(&vm->loop))
 		log_err("event loop: %s", strerror(errno));
