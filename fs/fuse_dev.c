@@ -47,6 +47,7 @@
 #include "fs/fuse_uring.h"
 #include "vmm/clock.h"
 #include "vmm/log.h"
+#include "vmm/sandbox.h"
 #include "vmm/seccomp.h"
 
 /*
@@ -480,7 +481,10 @@ static void fuse_dev_usage(void)
 		"           inode_file_handles, announce_submounts, flock, no_passthrough,\n"
 		"           io_uring, stats, dev, suid (root only; default nodev,nosuid)\n"
 		"  -f: accepted for mount.fuse3; nook always stays in the foreground\n"
-		"  --seccomp kill|trap|log|off: per-thread syscall filters (default kill)\n");
+		"  --seccomp kill|trap|log|off: per-thread syscall filters (default kill)\n"
+		"  --sandbox namespace|chroot|none: per-thread capabilities, and with namespace\n"
+		"           a network namespace (default namespace as root; the mount stays\n"
+		"           on the host, so there is no new root here)\n");
 }
 
 /*
@@ -533,6 +537,7 @@ int fs_serve_main(int argc, char **argv)
 	int npos = 0, sig = 0, status = 1, sec;
 	bool stopping = false;
 	enum seccomp_mode o_sec;
+	enum sandbox_mode o_sandbox = SANDBOX_DEFAULT;
 
 	fs_options_init(&o);
 	if (seccomp_default_mode(SECCOMP_MODE_KILL, &o_sec, err, sizeof(err))) {
@@ -563,7 +568,8 @@ int fs_serve_main(int argc, char **argv)
 				log_err("fs serve: %s", err);
 				return 2;
 			}
-		} else if ((sec = seccomp_parse_arg(argc, argv, &i, &o_sec, err, sizeof(err)))) {
+		} else if ((sec = seccomp_parse_arg(argc, argv, &i, &o_sec, err, sizeof(err))) ||
+			   (sec = sandbox_parse_arg(argc, argv, &i, &o_sandbox, err, sizeof(err)))) {
 			if (sec < 0) {
 				log_err("fs serve: %s", err);
 				return 2;
@@ -618,6 +624,10 @@ int fs_serve_main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (sandbox_prepare(o_sandbox, true, err, sizeof(err))) {
+		log_err("fs serve: %s", err);
+		goto out;
+	}
 	if ((sec = seccomp_set_mode(o_sec))) {
 		log_err("fs serve: seccomp: cannot set up the filters: %s", strerror(-sec));
 		goto out;
@@ -648,6 +658,10 @@ int fs_serve_main(int argc, char **argv)
 		log_err("fs serve: cannot start worker threads");
 		umount2(mnt, MNT_DETACH);
 		goto out;
+	}
+	if (sandbox_enter(err, sizeof(err))) {
+		log_err("fs serve: %s", err);
+		stopping = true;
 	}
 	if (seccomp_install(THREAD_FS_SERVE)) {
 		log_err("fs serve: seccomp: cannot confine the main thread");

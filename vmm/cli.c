@@ -14,7 +14,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_APPEND, OPT_CPUS, OPT_MEMORY,
 	OPT_CONSOLE, OPT_BOOT_TIMER, OPT_FS, OPT_ROOT, OPT_HELP,
 	OPT_HOST_ROOT, OPT_RWDIR, OPT_RODIR, OPT_CWD, OPT_ENV_FILE, OPT_USER, OPT_TIMEOUT,
-	OPT_MODULES, OPT_HOSTNAME, OPT_SECCOMP,
+	OPT_MODULES, OPT_HOSTNAME, OPT_SECCOMP, OPT_SANDBOX,
 };
 
 static const struct option cli_options[] = {
@@ -40,6 +40,7 @@ static const struct option cli_options[] = {
 	{ "modules", required_argument, NULL, OPT_MODULES },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -77,6 +78,10 @@ void cli_usage(FILE *f)
 		"                    kind's allow-list kills nook; trap: name the thread kind\n"
 		"                    and syscall on stderr, then exit; log: allow, the kernel\n"
 		"                    logs it; off: no filters (SECURITY.md)\n"
+		"  --sandbox MODE    namespace (default as root): private mount and network\n"
+		"                    namespaces, an empty root, capabilities dropped; chroot:\n"
+		"                    the same root entered by chroot, no network namespace;\n"
+		"                    none (default when not root)\n"
 		"\n"
 		"\n"
 		"run a command (everything after --; see README \"nook run -- CMD\"):\n"
@@ -288,6 +293,7 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, char
 	cfg->console = CONSOLE_STDIO;
 	if (seccomp_default_mode(SECCOMP_MODE_KILL, &cfg->seccomp, err, errlen))
 		return CLI_ERROR;
+	cfg->sandbox = SANDBOX_DEFAULT;
 	/* Everything after the first "--" is the guest command; options stop there. */
 	if (dash > 0) {
 		cfg->run.active = true;
@@ -366,6 +372,10 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, char
 			if (cfg->nr_fs >= CONFIG_MAX_FS)
 				return cli_fail(err, errlen, "--fs: at most %d shares", CONFIG_MAX_FS);
 			cfg->fs_specs[cfg->nr_fs++] = a;
+			break;
+		case OPT_SANDBOX:
+			if (sandbox_parse_mode(a, &cfg->sandbox, err, errlen))
+				return CLI_ERROR;
 			break;
 		case OPT_SECCOMP:
 			if (seccomp_parse_mode(a, &cfg->seccomp, err, errlen))

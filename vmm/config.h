@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vmm/sandbox.h"
 #include "vmm/seccomp.h"
 
 #define CONFIG_DEFAULT_MEM	(128ULL << 20)
@@ -60,6 +61,7 @@ struct vm_config {
 	int nr_fs;
 	const char *root;			/* --root PATH */
 	enum seccomp_mode seccomp;		/* --seccomp (default kill, or NOOK_SECCOMP) */
+	enum sandbox_mode sandbox;		/* --sandbox (default: namespace as root) */
 	struct run_config run;
 };
 

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "vmm/err.h"
+#include "vmm/sandbox.h"
 #include "vmm/seccomp_int.h"
 
 /* glibc 2.36+ makes fchmodat(AT_SYMLINK_NOFOLLOW) fchmodat2 on kernels that have it
@@ -126,7 +127,7 @@ static const int seccomp_event_loop[] = {
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(timerfd_settime),
 	SCMP_SYS(timerfd_gettime), SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigtimedwait),
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(openat), SCMP_SYS(lseek),
-	SCMP_SYS(fcntl),
+	SCMP_SYS(fcntl), SCMP_SYS(rt_sigpending),	/* virtio_console_flush's SIGPIPE check */
 };
 
 /* `nook fs serve` once mounted: sigwait, then detach the mount and join the workers. */
@@ -324,7 +325,8 @@ static int seccomp_add_extra(scmp_filter_ctx ctx, unsigned extra)
 /*
  * The spawner creates threads of every kind, which inherit its filter and then narrow
  * it with their own: its list is the union of all lists, plus what a thread needs to
- * confine itself (PR_SET_NAME, PR_SET_NO_NEW_PRIVS, seccomp(SET_MODE_FILTER)).
+ * confine itself (PR_SET_NAME, PR_SET_NO_NEW_PRIVS, seccomp(SET_MODE_FILTER), and
+ * dropping capabilities: capget, capset, PR_CAPBSET_DROP, PR_CAP_AMBIENT).
  */
 static int seccomp_add_spawner(scmp_filter_ctx ctx)
 {
@@ -348,6 +350,15 @@ static int seccomp_add_spawner(scmp_filter_ctx ctx)
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 1,
 				     SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
+	/* sandbox_thread(): a child drops to its kind's capabilities first. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				     SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_DROP));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				     SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT));
+	if (!r)
+		r = seccomp_add_list(ctx, (const int[]){ SCMP_SYS(capget), SCMP_SYS(capset) }, 2);
 	return r;
 }
 
@@ -412,7 +423,7 @@ int seccomp_set_mode(enum seccomp_mode mode)
 
 	seccomp_mode = mode;
 	if (mode == SECCOMP_MODE_OFF)
-		return 0;
+		return sandbox_active() == SANDBOX_NONE ? 0 : seccomp_spawner_start();
 	deny = mode == SECCOMP_MODE_KILL ? SCMP_ACT_KILL_PROCESS :
 	       mode == SECCOMP_MODE_TRAP ? SCMP_ACT_TRAP : SCMP_ACT_LOG;
 	for (int k = 0; !r && k <= SECCOMP_SPAWNER; k++)
@@ -439,6 +450,9 @@ int seccomp_install_any(int kind)
 {
 	if (kind < 0 || kind > SECCOMP_SPAWNER)
 		return -EINVAL;
+	/* Known even unfiltered: seccomp_thread_create then uses the spawner, which keeps
+	 * the capabilities a sandboxed thread of this kind may have dropped. */
+	seccomp_my_kind = kind;
 	if (seccomp_mode == SECCOMP_MODE_OFF)
 		return 0;
 	if (!seccomp_progs[kind].filter)

@@ -5,9 +5,11 @@
  * the unconfined main thread during set-up is confined by a trampoline before its
  * function runs. A thread created by an already confined thread (a vCPU thread starts
  * the virtio-fs queue threads when the guest writes DRIVER_OK) would end up with the
- * intersection of both lists, so that creation is handed to the spawner: a thread that
- * seccomp_set_mode() starts, confined to the union of every list, which does nothing but
- * create threads on request. Its children narrow the union to their own kind.
+ * intersection of both lists (and a thread that dropped its capabilities in the sandbox
+ * could not hand a server thread its own), so that creation is handed to the spawner: a
+ * thread that seccomp_set_mode() starts, confined to the union of every list and holding
+ * the union of every kind's capabilities, which does nothing but create threads on
+ * request. Its children narrow both to their own kind.
  */
 #include "vmm/seccomp.h"
 
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "vmm/sandbox.h"
 #include "vmm/seccomp_int.h"
 
 /* One creation, from request to the new thread's confinement result. */
@@ -57,7 +60,9 @@ static void *seccomp_trampoline(void *p)
 	/* "nook-<kind>": what ps and the kernel's seccomp log lines show for this thread. */
 	snprintf(comm, sizeof(comm), "nook-%s", seccomp_thread_name(s->kind));
 	prctl(PR_SET_NAME, comm, 0, 0, 0);
-	r = seccomp_install(s->kind);
+	r = sandbox_thread((int)s->kind);
+	if (!r)
+		r = seccomp_install(s->kind);
 	seccomp_start_finish(s, -r);	/* s is gone after this */
 	return r ? NULL : fn(arg);
 }
@@ -85,9 +90,11 @@ static void *seccomp_spawner(void *unused)
 
 	(void)unused;
 	prctl(PR_SET_NAME, "nook-spawner", 0, 0, 0);
-	r = seccomp_install_any(SECCOMP_SPAWNER);
+	r = sandbox_thread(SECCOMP_SPAWNER);
+	if (!r)
+		r = seccomp_install_any(SECCOMP_SPAWNER);
 	if (r)
-		fprintf(stderr, "nook: seccomp: spawner thread: %s\n", strerror(-r));
+		fprintf(stderr, "nook: sandbox/seccomp: spawner thread: %s\n", strerror(-r));
 	for (;;) {
 		struct seccomp_start *s;
 
@@ -135,13 +142,13 @@ int seccomp_thread_create(pthread_t *t, enum thread_kind kind, void *(*fn)(void 
 	struct seccomp_start s = { .kind = kind, .fn = fn, .arg = arg, .out = t };
 	int r;
 
-	if (seccomp_get_mode() == SECCOMP_MODE_OFF)
+	if (seccomp_get_mode() == SECCOMP_MODE_OFF && sandbox_active() == SANDBOX_NONE)
 		return pthread_create(t, NULL, fn, arg);
 	if ((unsigned)kind >= THREAD_KIND_COUNT)
 		return EINVAL;
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.cond, NULL);
-	if (seccomp_current_kind() < 0) {
+	if (seccomp_current_kind() < 0 && !sandbox_thread_dropped()) {
 		r = seccomp_start_here(&s);
 	} else {
 		/* Confined caller: the spawner creates it, we wait for the outcome. */

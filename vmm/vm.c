@@ -19,6 +19,7 @@
 #include "arch/x86_64/pvm.h"
 #include "vmm/log.h"
 #include "vmm/run_mode.h"
+#include "vmm/sandbox.h"
 #include "vmm/seccomp.h"
 #include "vmm/vm_internal.h"
 
@@ -665,7 +666,12 @@ int vm_run(const struct vm_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 
 	vm_mark("vm_run");
-	/* Before any thread starts: filters compiled, the spawner running. */
+	/* Before any thread starts: namespaces every thread shares, filters compiled, the
+	 * spawner running. */
+	if (sandbox_prepare(cfg->sandbox, false, err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
 	status = seccomp_set_mode(cfg->seccomp);
 	if (status) {
 		log_err("seccomp: cannot set up the filters: %s", strerror(-status));
@@ -728,6 +734,11 @@ int vm_run(const struct vm_config *cfg)
 
 	if (vm_memslots_join(vm))
 		goto out;
+	/* Everything the VM needs is open: leave the host's file system behind. */
+	if (sandbox_enter(err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		int r = vcpu_start(&vm->vcpus[i]);
 
