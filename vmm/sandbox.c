@@ -191,8 +191,10 @@ int sandbox_prepare(enum sandbox_mode mode, bool host_mounts, char *err, size_t 
 
 /*
  * The empty root: a small read-only tmpfs with /proc/self, this process's own /proc/PID
- * (bind mounted: other processes stay invisible). Mounted over an existing directory of
- * the private namespace: the host's tree is not changed.
+ * (bind mounted: other processes stay invisible), and .old where pivot_root puts the old
+ * root. Mounted over an existing directory of the private namespace: the host's tree is
+ * not changed. (With chroot it stays there: a share holding that directory, /tmp under
+ * a host root, shows the guest an empty one; pivot_root moves it away.)
  */
 static int sandbox_build_root(char dir[static 16], size_t len, char *err, size_t errlen)
 {
@@ -210,6 +212,9 @@ static int sandbox_build_root(char dir[static 16], size_t len, char *err, size_t
 	if (mount("nook-sandbox", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "size=16k,nr_inodes=16,mode=0755"))
 		return err_printf(err, errlen, "sandbox: tmpfs for the root: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/.old", dir);
+	if (mkdir(path, 0))
+		return err_printf(err, errlen, "sandbox: %s: %s", path, strerror(errno));
 	snprintf(path, sizeof(path), "%s/proc", dir);
 	if (mkdir(path, 0555))
 		return err_printf(err, errlen, "sandbox: %s: %s", path, strerror(errno));
@@ -237,13 +242,20 @@ int sandbox_enter(char *err, size_t errlen)
 	if (chdir(dir))
 		return err_printf(err, errlen, "sandbox: %s: %s", dir, strerror(errno));
 	if (sandbox_mode == SANDBOX_NAMESPACE) {
-		/* The new root stacks the old one on top of itself; detaching that leaves
-		 * the empty root only (runc's way: no put_old directory needed). */
-		if (syscall(SYS_pivot_root, ".", "."))
+		/*
+		 * The old root stays attached, at /.old under an empty read-only tmpfs:
+		 * detaching it (umount -l) would also cut the shares' O_PATH fds off the
+		 * mounts below them (a bind mount in a share, /boot under a host root),
+		 * and the guest would see the directories under them instead. Nothing
+		 * here can uncover it: no thread may umount (seccomp) or holds
+		 * CAP_SYS_ADMIN in the VM.
+		 */
+		if (syscall(SYS_pivot_root, ".", ".old"))
 			return err_printf(err, errlen, "sandbox: pivot_root: %s (try --sandbox chroot)",
 					  strerror(errno));
-		if (umount2(".", MNT_DETACH))
-			return err_printf(err, errlen, "sandbox: detaching the old root: %s",
+		if (mount("nook-sandbox-old", "/.old", "tmpfs",
+			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=1,mode=0"))
+			return err_printf(err, errlen, "sandbox: covering the old root: %s",
 					  strerror(errno));
 	} else if (chroot(".")) {
 		return err_printf(err, errlen, "sandbox: chroot: %s", strerror(errno));

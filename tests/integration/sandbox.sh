@@ -42,7 +42,8 @@ check "every thread ($tasks) reports Seccomp: 2" '[ "$tasks" -gt 3 ] && [ "$unfi
 check "thread kinds present: vcpu, fs-worker, virtqueue, spawner" \
 	'(for k in vcpu fs-worker virtqueue spawner; do grep -qx "nook-$k" /proc/$pid/task/*/comm || exit 1; done)'
 root=$(ls -A /proc/$pid/root | tr '\n' ' ')
-check "the root is empty but for proc ($root)" '[ "$root" = "proc " ]'
+check "the root is empty but for proc and the covered old root ($root)" \
+	'[ "$root" = ".old proc " ] && [ -z "$(ls -A /proc/$pid/root/.old)" ]'
 check "/proc in the root is only the VMM's own" \
 	'[ "$(ls -A /proc/$pid/root/proc | tr "\n" " ")" = "self " ] && [ -e /proc/$pid/root/proc/self/fd/0 ]'
 check "own network namespace" '[ "$(readlink /proc/$pid/ns/net)" != "$(readlink /proc/self/ns/net)" ]'

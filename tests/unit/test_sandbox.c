@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -85,10 +86,13 @@ static void *worker_caps(void *arg)
 	return NULL;
 }
 
+/* A share with a mount below it (as a bind mount in a container's rootfs). */
+static char share_dir[64];
+
 /* Child body; each failed check exits with its own code. */
 static int sandboxed_child(enum sandbox_mode mode)
 {
-	char err[256], path[64], buf[8];
+	char err[256], path[128], buf[8];
 	struct stat host_net, net;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(80),
 				  .sin_addr.s_addr = htonl(0x7f000001) };
@@ -106,6 +110,14 @@ static int sandboxed_child(enum sandbox_mode mode)
 		held = open("/", O_PATH | O_CLOEXEC);
 	if (sandbox_prepare(mode, false, err, sizeof(err)))
 		return 11;
+	/* In the private namespace: a tmpfs with a file, below the share. */
+	int share = open(share_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/sub", share_dir);
+	if (share < 0 || mount("t", path, "tmpfs", 0, "size=8k") ||
+	    snprintf(path, sizeof(path), "%s/sub/f", share_dir) < 0 ||
+	    (fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) < 0)
+		return 25;
+	close(fd);
 	if (seccomp_set_mode(SECCOMP_MODE_OFF))
 		return 12;
 	if (sandbox_enter(err, sizeof(err))) {
@@ -115,7 +127,7 @@ static int sandboxed_child(enum sandbox_mode mode)
 	/* The root holds /proc and nothing else. */
 	d = opendir("/");
 	while (d && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, ".old"))
 			n += strcmp(e->d_name, "proc") ? 100 : 1;
 	if (d)
 		closedir(d);
@@ -135,6 +147,11 @@ static int sandboxed_child(enum sandbox_mode mode)
 		return 18;
 	if (read(fd, buf, sizeof(buf)) < 0 && errno != EISDIR)
 		return 19;
+	close(fd);
+	/* The share's submount is still there, seen through the share's fd. */
+	fd = openat(share, "sub/f", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 26;
 	close(fd);
 	/* This thread keeps no capability; a server thread keeps the server's set. */
 	if (cap_eff("/proc/self/status") != 0)
@@ -159,16 +176,23 @@ static int sandboxed_child(enum sandbox_mode mode)
 
 static void run_child(enum sandbox_mode mode)
 {
+	char sub[80];
 	int status;
 	pid_t pid;
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root (namespaces, pivot_root)");
+	snprintf(share_dir, sizeof(share_dir), "/tmp/nook-sandbox-test.XXXXXX");
+	cr_assert(mkdtemp(share_dir));
+	snprintf(sub, sizeof(sub), "%s/sub", share_dir);
+	cr_assert_eq(mkdir(sub, 0755), 0);
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
 		_exit(sandboxed_child(mode));
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	rmdir(sub);	/* the tmpfs was the child's namespace's only */
+	rmdir(share_dir);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
 }
 
