@@ -37,6 +37,7 @@ struct fs_options {
 	int threads;             /* worker threads of a transport; 0 = transport default */
 	int poll_us;             /* a transport's busy-poll window; -1 = transport default */
 	bool stats;              /* count requests per opcode, print them when freed */
+	int max_fds;             /* fds held for inodes; 0 = inode_default_max_fds() */
 };
 
 #define FS_POLL_US_MAX 10000
@@ -47,7 +48,7 @@ void fs_options_init(struct fs_options *o);
 
 /* Parse "opt[,opt...]" (cache=MODE, writeback, no_writeback, xattr, no_xattr, posix_acl,
  * ro/readonly, threads=N, poll_us=N, inode_file_handles, announce_submounts, flock,
- * passthrough, no_passthrough, io_uring, no_io_uring, stats, source=DIR).
+ * passthrough, no_passthrough, io_uring, no_io_uring, stats, max_fds=N, source=DIR).
  * Returns 0, or -1 with a one-line message in err. */
 int fs_options_parse(struct fs_options *o, const char *opts, char *err, size_t errlen);
 

@@ -109,6 +109,9 @@ int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t e
 	fs->own_uid = geteuid();
 	fs->own_gid = getegid();
 	fs->inodes = inode_table_new(root, o->inode_file_handles, err, errlen);
+	if (fs->inodes)
+		inode_table_set_max_fds(fs->inodes, o->max_fds > 0 ? (uint64_t)o->max_fds :
+					inode_default_max_fds());
 	fs->handles = handle_table_new();
 	fs->backings = backing_table_new();
 	if (!fs->inodes || !fs->handles || !fs->backings) {

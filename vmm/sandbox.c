@@ -166,11 +166,12 @@ int sandbox_prepare(enum sandbox_mode mode, bool host_mounts, char *err, size_t 
 	int flags = host_mounts ? 0 : CLONE_NEWNS;
 
 	sandbox_mode = SANDBOX_NONE;
+	/* Always: the shares' fd budgets (max_fds) default from it. */
+	sandbox_raise_nofile();
 	if (mode == SANDBOX_DEFAULT)
 		mode = sandbox_resolve(mode);
 	if (mode == SANDBOX_NONE)
 		return 0;
-	sandbox_raise_nofile();
 	/* One thread now, so every thread created later shares these namespaces. */
 	if (mode == SANDBOX_NAMESPACE)
 		flags |= CLONE_NEWNET;
