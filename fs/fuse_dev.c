@@ -537,10 +537,11 @@ int fs_serve_main(int argc, char **argv)
 	int npos = 0, sig = 0, status = 1, sec;
 	bool stopping = false;
 	enum seccomp_mode o_sec;
-	enum sandbox_mode o_sandbox = SANDBOX_DEFAULT;
+	enum sandbox_mode o_sandbox;
 
 	fs_options_init(&o);
-	if (seccomp_default_mode(SECCOMP_MODE_KILL, &o_sec, err, sizeof(err))) {
+	if (seccomp_default_mode(SECCOMP_MODE_KILL, &o_sec, err, sizeof(err)) ||
+	    sandbox_default_mode(&o_sandbox, err, sizeof(err))) {
 		log_err("fs serve: %s", err);
 		return 2;
 	}

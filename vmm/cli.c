@@ -112,7 +112,8 @@ void cli_usage(FILE *f)
 		"environment: NOOK_LOG=debug|info|warn|err, NOOK_PVM=0|1 (software-virtualized\n"
 		"host handling, default: detected from /sys/module/kvm_pvm), NOOK_LOAD_COPY=1\n"
 		"(copy kernel/initrd into guest RAM instead of mapping the files),\n"
-		"NOOK_SECCOMP=kill|trap|log|off (the --seccomp default).\n",
+		"NOOK_SECCOMP=kill|trap|log|off, NOOK_SANDBOX=namespace|chroot|none (the\n"
+		"--seccomp and --sandbox defaults).\n",
 		MPTABLE_MAX_CPUS, RUN_MAX_DIRS);
 }
 
@@ -293,7 +294,8 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, char
 	cfg->console = CONSOLE_STDIO;
 	if (seccomp_default_mode(SECCOMP_MODE_KILL, &cfg->seccomp, err, errlen))
 		return CLI_ERROR;
-	cfg->sandbox = SANDBOX_DEFAULT;
+	if (sandbox_default_mode(&cfg->sandbox, err, errlen))
+		return CLI_ERROR;
 	/* Everything after the first "--" is the guest command; options stop there. */
 	if (dash > 0) {
 		cfg->run.active = true;

@@ -13,6 +13,7 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -55,6 +56,19 @@ int sandbox_parse_mode(const char *s, enum sandbox_mode *out, char *err, size_t 
 		}
 	}
 	return err_printf(err, errlen, "--sandbox %s: expected namespace, chroot or none", s);
+}
+
+int sandbox_default_mode(enum sandbox_mode *out, char *err, size_t errlen)
+{
+	const char *env = getenv("NOOK_SANDBOX");
+
+	*out = SANDBOX_DEFAULT;
+	if (!env || !*env)
+		return 0;
+	if (sandbox_parse_mode(env, out, NULL, 0))
+		return err_printf(err, errlen, "NOOK_SANDBOX=%s: expected namespace, chroot or none",
+				  env);
+	return 0;
 }
 
 int sandbox_parse_arg(int argc, char **argv, int *i, enum sandbox_mode *out, char *err,

@@ -29,6 +29,10 @@ enum sandbox_mode {
 /* "namespace", "chroot", "none". 0, or -1 with one line in err. */
 int sandbox_parse_mode(const char *s, enum sandbox_mode *out, char *err, size_t errlen);
 
+/* NOOK_SANDBOX when set (benchmarks, whole suites), else SANDBOX_DEFAULT. -1 with one
+ * line in err for a bad value. */
+int sandbox_default_mode(enum sandbox_mode *out, char *err, size_t errlen);
+
 /* "--sandbox MODE" or "--sandbox=MODE" at argv[*i], for front ends without getopt: 1 when
  * it was one (*i moves past its value), 0 when not, -1 with one line in err. */
 int sandbox_parse_arg(int argc, char **argv, int *i, enum sandbox_mode *out, char *err,

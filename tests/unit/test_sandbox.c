@@ -47,6 +47,22 @@ Test(sandbox, parse_mode_and_arg)
 	cr_assert_eq(sandbox_parse_arg(5, argv, &i, &m, err, sizeof(err)), 0);
 }
 
+Test(sandbox, default_from_env)
+{
+	enum sandbox_mode m;
+	char err[128];
+
+	setenv("NOOK_SANDBOX", "none", 1);
+	cr_assert_eq(sandbox_default_mode(&m, err, sizeof(err)), 0);
+	cr_assert_eq(m, SANDBOX_NONE);
+	setenv("NOOK_SANDBOX", "box", 1);
+	cr_assert_eq(sandbox_default_mode(&m, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "NOOK_SANDBOX=box: expected namespace, chroot or none");
+	unsetenv("NOOK_SANDBOX");
+	cr_assert_eq(sandbox_default_mode(&m, err, sizeof(err)), 0);
+	cr_assert_eq(m, SANDBOX_DEFAULT);
+}
+
 /* The capability sets SECURITY.md lists: vCPU, queue and event-loop threads none. */
 Test(sandbox, caps_per_kind)
 {
