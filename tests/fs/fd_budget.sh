@@ -13,9 +13,9 @@ allow=64
 T=$(mktemp -d /tmp/nook-fdbudget.XXXXXX) || exit 1
 pid=
 cleanup() {
-	[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	mountpoint -q "$T/mnt" && umount -l "$T/mnt"
-	rm -rf "$T"
+	rm -rf "$T" 2>/dev/null || { sleep 1; rm -rf "$T"; }	# a lazy unmount may still settle
 }
 trap cleanup EXIT
 mkdir -p "$T/src" "$T/mnt"
