@@ -3,6 +3,7 @@
 # 100 000 files created and kept looked up (each one stat'ed again at the end, so the
 # kernel holds every inode). The server must stay under N fds for inodes (plus a fixed
 # allowance for its own: /dev/fuse, pipes, eventfds) and every file must stay reachable.
+# Then the files are all opened at once: past N open files the client gets ENFILE.
 #
 #   tests/fs/fd_budget.sh NOOK [FILES] [MAX_FDS]     (needs root)
 set -u
@@ -41,5 +42,26 @@ fail=0
 [ "$seen" -eq "$files" ] || { echo "fd-budget: FAIL: $seen of $files files seen"; fail=1; }
 [ "$peak" -le $((max + allow)) ] || { echo "fd-budget: FAIL: $peak fds"; fail=1; }
 kill -0 "$pid" || { echo "fd-budget: FAIL: the server died"; cat "$T/server.log"; fail=1; }
+# Then open every file at once: past max_fds open files the server answers ENFILE (the
+# client sees errno 23), and its fds stay under both budgets.
+opened=$(cd "$T/mnt" && python3 -c '
+import errno, os, sys
+names = [d + "/" + f for d in sorted(os.listdir(".")) for f in os.listdir(d)]
+fds = []
+for n in names:
+        try:
+            fds.append(os.open(n, os.O_RDONLY))
+        except OSError as e:
+            print(len(fds), errno.errorcode.get(e.errno, e.errno))
+            sys.stdout.flush()
+            os.system("ls /proc/%s/fd | wc -l" % sys.argv[1])
+            sys.exit(0)
+print(len(fds), "none")
+' "$pid")
+set -- $opened
+echo "fd-budget: opening every file: $1 opened, then $2; server then held $3 fds"
+[ "$2" = ENFILE ] && [ "$1" -le "$max" ] || { echo "fd-budget: FAIL: expected ENFILE at $max opens"; fail=1; }
+[ "${3:-999999}" -le $((2 * max + allow)) ] || { echo "fd-budget: FAIL: ${3:-?} fds with files open"; fail=1; }
+kill -0 "$pid" || { echo "fd-budget: FAIL: the server died"; fail=1; }
 [ "$fail" -eq 0 ] && echo "fd-budget: PASS"
 exit "$fail"

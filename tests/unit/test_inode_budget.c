@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fs/fuse_server.h"
+#include "fs/handle.h"
 #include "fs/inode.h"
 
 #define NFILES 300
@@ -137,4 +138,27 @@ Test(inode_budget, max_fds_option)
 	cr_assert_eq(o.max_fds, 1000);
 	cr_assert_eq(fs_options_parse(&o, "max_fds=3", err, sizeof(err)), -1);
 	cr_assert(strstr(err, "bad fd budget"), "%s", err);
+}
+
+/* The open-file side: past the bound, handle_add refuses with ENFILE and closes the fd. */
+Test(inode_budget, open_handles_bounded)
+{
+	struct handle_table *t = handle_table_new();
+	uint64_t fh[4];
+	int fd;
+
+	cr_assert(t);
+	handle_table_set_max(t, 4);
+	for (int i = 0; i < 4; i++) {
+		fh[i] = handle_add(t, open("/dev/null", O_RDONLY | O_CLOEXEC), false, 1, NULL);
+		cr_assert_neq(fh[i], 0);
+	}
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	errno = 0;
+	cr_assert_eq(handle_add(t, fd, false, 1, NULL), 0);
+	cr_assert_eq(errno, ENFILE);
+	cr_assert_eq(fcntl(fd, F_GETFD), -1, "the refused fd was not closed");
+	cr_assert_eq(handle_remove(t, fh[0], false), 0);
+	cr_assert_neq(handle_add(t, open("/dev/null", O_RDONLY | O_CLOEXEC), false, 1, NULL), 0);
+	handle_table_free(t);
 }
