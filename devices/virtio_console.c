@@ -18,6 +18,7 @@
 
 #include "devices/virtio_console_int.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 
 #define VCON_BOUNCE (64 * 1024)    /* one read() fills 16 of Linux's page-sized buffers */
 #define VCON_RX_READS 16           /* reads per port per pass: 1 MiB, then others' turn */
@@ -583,7 +584,7 @@ struct virtio_console *virtio_console_create(const struct virtio_console_port_cf
 				goto fail_errno;
 		}
 	}
-	rc = pthread_create(&c->thread, NULL, vcon_thread, c);
+	rc = seccomp_thread_create(&c->thread, THREAD_VIRTQ, vcon_thread, c);
 	if (rc) {
 		errno = rc;
 		goto fail_errno;

@@ -47,6 +47,8 @@
 #include "fs/fuse_uring.h"
 #include "vmm/clock.h"
 #include "vmm/log.h"
+#include "vmm/sandbox.h"
+#include "vmm/seccomp.h"
 
 /*
  * Default workers: one per CPU we may run on, at least 2 (a slow request such as an
@@ -473,13 +475,17 @@ static void fuse_dev_poll_setup(struct fuse_dev *d, const struct fs_options *o)
 
 static void fuse_dev_usage(void)
 {
-	fprintf(stderr, "usage: nook fs serve SRC MOUNTPOINT [-o opt[,opt...]] [-f]\n"
+	fprintf(stderr, "usage: nook fs serve SRC MOUNTPOINT [-o opt[,opt...]] [-f] [--seccomp MODE]\n"
 		"  options: cache=never|metadata|auto|always, writeback, no_xattr, posix_acl,\n"
 		"           ro, threads=N (default: CPUs, 2..8), poll_us=N (default 50, 0: off),\n"
 		"           inode_file_handles, announce_submounts, flock, no_passthrough,\n"
 		"           io_uring, stats, versions, vt_slots=N, no_vt_watch,\n"
 		"           dev, suid (root only; default nodev,nosuid)\n"
-		"  -f: accepted for mount.fuse3; nook always stays in the foreground\n");
+		"  -f: accepted for mount.fuse3; nook always stays in the foreground\n"
+		"  --seccomp kill|trap|log|off: per-thread syscall filters (default kill)\n"
+		"  --sandbox namespace|chroot|none: per-thread capabilities, and with namespace\n"
+		"           a network namespace (default namespace as root; the mount stays\n"
+		"           on the host, so there is no new root here)\n");
 }
 
 /*
@@ -529,10 +535,17 @@ int fs_serve_main(int argc, char **argv)
 	unsigned long flags = MS_NOSUID | MS_NODEV;
 	struct stat st;
 	sigset_t sigs;
-	int npos = 0, sig = 0, status = 1;
+	int npos = 0, sig = 0, status = 1, sec;
 	bool stopping = false;
+	enum seccomp_mode o_sec;
+	enum sandbox_mode o_sandbox;
 
 	fs_options_init(&o);
+	if (seccomp_default_mode(SECCOMP_MODE_KILL, &o_sec, err, sizeof(err)) ||
+	    sandbox_default_mode(&o_sandbox, err, sizeof(err))) {
+		log_err("fs serve: %s", err);
+		return 2;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -554,6 +567,12 @@ int fs_serve_main(int argc, char **argv)
 			}
 			if (fuse_dev_mount_opts(v, &flags, rest, sizeof(rest)) &&
 			    fs_options_parse(&o, rest, err, sizeof(err))) {
+				log_err("fs serve: %s", err);
+				return 2;
+			}
+		} else if ((sec = seccomp_parse_arg(argc, argv, &i, &o_sec, err, sizeof(err))) ||
+			   (sec = sandbox_parse_arg(argc, argv, &i, &o_sandbox, err, sizeof(err)))) {
+			if (sec < 0) {
 				log_err("fs serve: %s", err);
 				return 2;
 			}
@@ -607,6 +626,14 @@ int fs_serve_main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (sandbox_prepare(o_sandbox, true, err, sizeof(err))) {
+		log_err("fs serve: %s", err);
+		goto out;
+	}
+	if ((sec = seccomp_set_mode(o_sec))) {
+		log_err("fs serve: seccomp: cannot set up the filters: %s", strerror(-sec));
+		goto out;
+	}
 	fuse_dev_uring_setup(&d, &o);
 	fuse_server_set_backing(d.srv, &fuse_dev_backing_ops, &d);
 	snprintf(data, sizeof(data),
@@ -625,7 +652,7 @@ int fs_serve_main(int argc, char **argv)
 	fuse_dev_poll_setup(&d, &o);
 	d.threads = calloc((size_t)d.nthreads, sizeof(*d.threads));
 	for (int i = 0; d.threads && i < d.nthreads; i++) {
-		if (pthread_create(&d.threads[i], NULL, fuse_dev_worker, &d))
+		if (seccomp_thread_create(&d.threads[i], THREAD_FUSE_DEV, fuse_dev_worker, &d))
 			break;
 		d.running++;
 	}
@@ -633,6 +660,14 @@ int fs_serve_main(int argc, char **argv)
 		log_err("fs serve: cannot start worker threads");
 		umount2(mnt, MNT_DETACH);
 		goto out;
+	}
+	if (sandbox_enter(err, sizeof(err))) {
+		log_err("fs serve: %s", err);
+		stopping = true;
+	}
+	if (seccomp_install(THREAD_FS_SERVE)) {
+		log_err("fs serve: seccomp: cannot confine the main thread");
+		stopping = true;
 	}
 	log_info("serving %s at %s", o.source, mnt);
 	status = 0;

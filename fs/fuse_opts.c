@@ -141,6 +141,9 @@ static int fs_opt_one(struct fs_options *o, const char *opt, size_t n, char *err
 	if (fs_opt_is(opt, n, "threads", &v, &vl) && v)
 		return fs_opt_number(v, vl, 1, 256, &o->threads) ?
 		       fs_opt_err(err, errlen, "bad thread count (1..256)", opt, n) : 0;
+	if (fs_opt_is(opt, n, "max_fds", &v, &vl) && v)
+		return fs_opt_number(v, vl, 16, 1 << 30, &o->max_fds) ?
+		       fs_opt_err(err, errlen, "bad fd budget (16..1073741824)", opt, n) : 0;
 	if (fs_opt_is(opt, n, "poll_us", &v, &vl) && v)
 		return fs_opt_number(v, vl, 0, FS_POLL_US_MAX, &o->poll_us) ?
 		       fs_opt_err(err, errlen, "bad poll time (0..10000 us)", opt, n) : 0;

@@ -40,6 +40,7 @@ struct fs_options {
 	bool versions;           /* metadata version table (fs/vtab.h) */
 	int vt_slots;            /* its slot count when this server creates it */
 	bool vt_watch;           /* fanotify helper for changes by other host processes */
+	int max_fds;             /* fds held for inodes; 0 = inode_default_max_fds() */
 };
 
 #define FS_POLL_US_MAX 10000
@@ -51,7 +52,7 @@ void fs_options_init(struct fs_options *o);
 /* Parse "opt[,opt...]" (cache=MODE, writeback, no_writeback, xattr, no_xattr, posix_acl,
  * ro/readonly, threads=N, poll_us=N, inode_file_handles, announce_submounts, flock,
  * passthrough, no_passthrough, io_uring, no_io_uring, stats, versions, no_versions,
- * vt_slots=N, vt_watch, no_vt_watch, source=DIR).
+ * vt_slots=N, vt_watch, no_vt_watch, max_fds=N, source=DIR).
  * Returns 0, or -1 with a one-line message in err. */
 int fs_options_parse(struct fs_options *o, const char *opts, char *err, size_t errlen);
 

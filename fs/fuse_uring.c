@@ -32,6 +32,7 @@
 #include "fs/fuse_server.h"
 #include "fs/io_ring.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 
 #define FUSE_URING_OWN_DEPTH   2   /* entries for the queue of a thread's own CPU */
 #define FUSE_URING_MAX_THREADS 64
@@ -396,7 +397,7 @@ struct fuse_uring *fuse_uring_new(struct fuse_server *srv, int dev_fd, size_t pa
 		pthread_mutex_lock(&u->lock);
 		u->running++;
 		pthread_mutex_unlock(&u->lock);
-		if (pthread_create(&u->th[i].tid, NULL, fuse_uring_thread_main, &u->th[i])) {
+		if (seccomp_thread_create(&u->th[i].tid, THREAD_FUSE_URING, fuse_uring_thread_main, &u->th[i])) {
 			pthread_mutex_lock(&u->lock);
 			u->running--;
 			u->enable_failed = true;

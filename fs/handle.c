@@ -17,7 +17,15 @@ struct handle_table {
 	uint32_t *gen;
 	uint32_t *free_idx;
 	uint32_t nslots, cap, nfree;
+	uint64_t max;            /* open handles allowed (0: no bound), handle_table_set_max */
 };
+
+void handle_table_set_max(struct handle_table *t, uint64_t max)
+{
+	pthread_mutex_lock(&t->lock);
+	t->max = max;
+	pthread_mutex_unlock(&t->lock);
+}
 
 struct handle_table *handle_table_new(void)
 {
@@ -96,7 +104,10 @@ uint64_t handle_add(struct handle_table *t, int fd, bool dir, uint64_t nodeid,
 	h->refs = 1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_lock(&t->lock);
-	if (t->nfree)
+	/* The open-file side of the share's fd budget: past it the guest gets ENFILE. */
+	if (t->max && t->nslots - 1 - t->nfree >= t->max)
+		idx = 0;
+	else if (t->nfree)
 		idx = t->free_idx[--t->nfree];
 	else if (t->nslots < t->cap || !handle_grow(t))
 		idx = t->nslots++;
@@ -107,6 +118,7 @@ uint64_t handle_add(struct handle_table *t, int fd, bool dir, uint64_t nodeid,
 	pthread_mutex_unlock(&t->lock);
 	if (!idx) {
 		handle_destroy(h);
+		errno = t->max && t->nslots - 1 - t->nfree >= t->max ? ENFILE : ENOMEM;
 		return 0;
 	}
 	return h->fh;

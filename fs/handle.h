@@ -24,10 +24,12 @@ struct handle {
 struct handle_table;
 
 struct handle_table *handle_table_new(void);
+/* At most max open handles (0: no bound); set before use. */
+void handle_table_set_max(struct handle_table *t, uint64_t max);
 void handle_table_free(struct handle_table *t);
 
-/* Takes over fd and b (may be NULL); returns the new fh, or 0 (fd closed, b put) when
- * out of memory. */
+/* Takes over fd and b (may be NULL); returns the new fh, or 0 (fd closed, b put) with
+ * errno ENFILE past the table's bound or ENOMEM. */
 struct backing;
 uint64_t handle_add(struct handle_table *t, int fd, bool dir, uint64_t nodeid,
 		    struct backing *b);

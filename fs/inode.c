@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -32,6 +33,8 @@ struct inode_table {
 	struct vtab *vt;         /* version table, or NULL */
 	struct inode_mount mounts[INODE_MAX_MOUNTS];
 	int nmounts;
+	uint64_t max_fds, nfds;  /* fd budget and fds held by inodes */
+	struct inode *lru_head, *lru_tail;
 };
 
 static uint32_t inode_hash(uint64_t dev, uint64_t ino, uint64_t mnt)
@@ -89,6 +92,56 @@ static void inode_unhash(struct inode_table *t, struct inode *ino)
 		*pp = ino->hnext;
 }
 
+/* ---- fd budget: LRU of unreferenced inodes holding an fd; all called locked ---- */
+
+static void inode_lru_del(struct inode_table *t, struct inode *ino)
+{
+	if (!ino->in_lru)
+		return;
+	if (ino->lru_prev)
+		ino->lru_prev->lru_next = ino->lru_next;
+	else
+		t->lru_head = ino->lru_next;
+	if (ino->lru_next)
+		ino->lru_next->lru_prev = ino->lru_prev;
+	else
+		t->lru_tail = ino->lru_prev;
+	ino->lru_prev = ino->lru_next = NULL;
+	ino->in_lru = false;
+}
+
+/* An inode nobody uses any more, still looked up: a candidate for eviction. */
+static void inode_lru_add(struct inode_table *t, struct inode *ino)
+{
+	if (!t->max_fds || ino->in_lru || ino->fd < 0 || ino->no_handle ||
+	    ino->nodeid == FUSE_ROOT_ID_VALUE)
+		return;
+	ino->lru_prev = t->lru_tail;
+	ino->lru_next = NULL;
+	if (t->lru_tail)
+		t->lru_tail->lru_next = ino;
+	else
+		t->lru_head = ino;
+	t->lru_tail = ino;
+	ino->in_lru = true;
+}
+
+static void inode_try_handle(struct inode_table *t, struct inode *ino);
+
+/* Turns the oldest unreferenced fds into handles until the budget holds (or none can). */
+static void inode_evict(struct inode_table *t)
+{
+	while (t->max_fds && t->nfds > t->max_fds && t->lru_head) {
+		struct inode *ino = t->lru_head;
+
+		inode_lru_del(t, ino);
+		if (S_ISREG(ino->mode) || S_ISDIR(ino->mode))
+			inode_try_handle(t, ino);
+		if (ino->fd >= 0)
+			ino->no_handle = true;	/* this file system has none: keep the fd */
+	}
+}
+
 /*
  * Takes an unreferenced inode out of the table; called locked. The caller frees it with
  * inode_destroy() after unlocking: closing the last fd of an unlinked file makes the
@@ -100,6 +153,9 @@ static struct inode *inode_release(struct inode_table *t, struct inode *ino)
 	uint32_t idx = (uint32_t)ino->nodeid;
 
 	inode_unhash(t, ino);
+	inode_lru_del(t, ino);
+	if (ino->fd >= 0)
+		t->nfds--;	/* closed by inode_destroy, just after */
 	t->slot[idx] = NULL;
 	if (++t->gen[idx] == 0)
 		t->gen[idx] = 1;
@@ -154,6 +210,7 @@ struct inode_table *inode_table_new(int root_fd, bool file_handles, char *err, s
 	t->slot[1] = root;
 	t->hash[inode_hash(root->dev, root->ino, root->mnt_id)] = root;
 	t->live = 1;
+	t->nfds = 1;
 	return t;
 fail:
 	free(root);
@@ -208,7 +265,9 @@ struct inode *inode_get(struct inode_table *t, uint64_t nodeid)
 	pthread_mutex_lock(&t->lock);
 	if (idx && idx < t->nslots && t->slot[idx] && t->gen[idx] == gen) {
 		ino = t->slot[idx];
-		ino->refs++;
+		/* In use: its fd (or handle) must not change under the request. */
+		if (ino->refs++ == 0)
+			inode_lru_del(t, ino);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return ino;
@@ -223,6 +282,8 @@ void inode_put(struct inode_table *t, struct inode *ino)
 	pthread_mutex_lock(&t->lock);
 	if (--ino->refs == 0 && ino->nlookup == 0 && ino->nodeid != FUSE_ROOT_ID_VALUE)
 		gone = inode_release(t, ino);
+	else if (ino->refs == 0)
+		inode_lru_add(t, ino);
 	pthread_mutex_unlock(&t->lock);
 	inode_destroy(gone);
 }
@@ -266,6 +327,7 @@ static void inode_try_handle(struct inode_table *t, struct inode *ino)
 	ino->fh = fh;
 	close(ino->fd);
 	ino->fd = -1;
+	t->nfds--;
 }
 
 struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, uint64_t parent_mnt)
@@ -280,7 +342,8 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 	for (ino = *bucket; ino; ino = ino->hnext) {
 		if (ino->dev == dev && ino->ino == stx->stx_ino && ino->mnt_id == mnt) {
 			ino->nlookup++;
-			ino->refs++;
+			if (ino->refs++ == 0)
+				inode_lru_del(t, ino);
 			pthread_mutex_unlock(&t->lock);
 			close(fd);
 			return ino;
@@ -312,10 +375,25 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 	*bucket = ino;
 	t->slot[idx] = ino;
 	t->live++;
+	t->nfds++;
 	/* Symlinks and special files stay as O_PATH fds: handles of those are rarely
 	 * supported and few. */
 	if (t->file_handles && (S_ISREG(ino->mode) || S_ISDIR(ino->mode)))
 		inode_try_handle(t, ino);
+	inode_evict(t);
+	/* Over budget with nothing left to evict: this one as a handle, or refused. */
+	if (t->max_fds && t->nfds > t->max_fds && ino->fd >= 0) {
+		if (S_ISREG(ino->mode) || S_ISDIR(ino->mode))
+			inode_try_handle(t, ino);
+		if (ino->fd >= 0) {
+			struct inode *gone = inode_release(t, ino);
+
+			pthread_mutex_unlock(&t->lock);
+			inode_destroy(gone);
+			errno = ENFILE;
+			return NULL;
+		}
+	}
 	pthread_mutex_unlock(&t->lock);
 	return ino;
 }
@@ -363,7 +441,8 @@ int inode_fd(struct inode_table *t, struct inode *ino)
 
 	if (ino->fd >= 0)
 		return ino->fd;
-	/* fh and mount_fd never change after inode_add, so no lock is needed. */
+	/* fd, fh and mount_fd change only while nothing references the inode (eviction
+	 * of an unreferenced one), and the caller holds a reference: no lock needed. */
 	fd = open_by_handle_at(ino->mount_fd, ino->fh, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
@@ -372,6 +451,33 @@ void inode_fd_put(struct inode *ino, int fd)
 {
 	if (fd >= 0 && fd != ino->fd)
 		close(fd);
+}
+
+void inode_table_set_max_fds(struct inode_table *t, uint64_t max)
+{
+	pthread_mutex_lock(&t->lock);
+	t->max_fds = max;
+	pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t inode_default_max_fds(void)
+{
+	struct rlimit r;
+	uint64_t n = 1024;
+
+	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur != RLIM_INFINITY)
+		n = r.rlim_cur;
+	return n / 2 > 64 ? n / 2 : 64;
+}
+
+uint64_t inode_fd_count(struct inode_table *t)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->nfds;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 uint64_t inode_count(struct inode_table *t)

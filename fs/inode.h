@@ -34,6 +34,10 @@ struct inode {
 	uint64_t nlookup;        /* FUSE lookup count */
 	uint32_t refs;           /* requests currently using it */
 	struct inode *hnext;     /* hash chain */
+	/* fd budget (inode_table_set_max_fds): unreferenced inodes holding an fd, least
+	 * recently used first; no_handle when the fd cannot become a handle. */
+	struct inode *lru_prev, *lru_next;
+	bool in_lru, no_handle;
 };
 
 struct inode_table;
@@ -66,6 +70,21 @@ void inode_forget_all(struct inode_table *t);
 /* An O_PATH fd for the inode; pass it back to inode_fd_put (closes it if temporary). */
 int inode_fd(struct inode_table *t, struct inode *ino);
 void inode_fd_put(struct inode *ino, int fd);
+
+/*
+ * At most max fds held by inodes (0: no bound): beyond it, the least recently used
+ * unreferenced inodes' fds become file handles (reopened by open_by_handle_at on use);
+ * where the file system has no handles, a lookup that would need one more fd fails
+ * with ENFILE. Set before the table is used.
+ */
+void inode_table_set_max_fds(struct inode_table *t, uint64_t max);
+
+/* Default budget for one share: half of RLIMIT_NOFILE's soft limit (the rest is for
+ * open files, devices and other shares), at least 64. */
+uint64_t inode_default_max_fds(void);
+
+/* Fds held by inodes now (tests). */
+uint64_t inode_fd_count(struct inode_table *t);
 
 /* Number of live inodes (tests, statistics). */
 uint64_t inode_count(struct inode_table *t);

@@ -112,6 +112,13 @@ int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t e
 	fs->inodes = inode_table_new(root, o->inode_file_handles, err, errlen);
 	fs->handles = handle_table_new();
 	fs->backings = backing_table_new();
+	/* One budget for inode fds and one as large for open files (max_fds each). */
+	if (fs->inodes && fs->handles) {
+		uint64_t max = o->max_fds > 0 ? (uint64_t)o->max_fds : inode_default_max_fds();
+
+		inode_table_set_max_fds(fs->inodes, max);
+		handle_table_set_max(fs->handles, max);
+	}
 	if (!fs->inodes || !fs->handles || !fs->backings) {
 		if (fs->inodes)
 			snprintf(err, errlen, "out of memory");
@@ -815,7 +822,7 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 	}
 	fh = handle_add(fs->handles, fd, dir, n.ino->nodeid, b);
 	if (!fh) {
-		err = -ENOMEM;
+		err = -errno;	/* ENFILE past the fd budget, or ENOMEM */
 		goto out;
 	}
 	pt_open_reply(fs, fh, dir, n.ino->dev, b, out);
@@ -868,10 +875,12 @@ int pt_create(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_creat
 	}
 	fh = err ? 0 : handle_add(fs->handles, fd, false, e->nodeid, b);
 	if (!fh) {
+		int add_err = err ? err : -errno;	/* ENFILE past the budget, or ENOMEM */
+
 		if (err)
 			close(fd);
 		pt_forget(fs, e->nodeid, 1);
-		err = err ? err : -ENOMEM;
+		err = add_err;
 		goto out;
 	}
 	pt_open_reply(fs, fh, false, dir.ino->dev, b, o);

@@ -25,6 +25,7 @@
 #include "fs/fuse_abi.h"
 #include "fs/fuse_server.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 
 #define VFS_HIPRIO 0
 
@@ -326,7 +327,7 @@ static int vfs_queue_start(void *dev, uint32_t qi, struct virtq *vq, int kick_fd
 	q->cap = vq->size;
 	q->active = true;
 	pthread_mutex_unlock(&q->lock);
-	rc = pthread_create(&q->thread, NULL, vfs_queue_thread, q);
+	rc = seccomp_thread_create(&q->thread, THREAD_FS_WORKER, vfs_queue_thread, q);
 	if (rc) {
 		pthread_mutex_lock(&q->lock);
 		q->active = false;
@@ -487,7 +488,7 @@ struct virtio_fs *virtio_fs_create_with(const char *tag, virtio_fs_dispatch_fn *
 		}
 	}
 	for (int i = 0; i < threads; i++) {
-		int rc = pthread_create(&fs->workers[i], NULL, vfs_worker, fs);
+		int rc = seccomp_thread_create(&fs->workers[i], THREAD_FS_WORKER, vfs_worker, fs);
 
 		if (rc) {
 			snprintf(err, errlen, "virtio-fs: worker thread: %s", strerror(rc));

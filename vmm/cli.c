@@ -14,7 +14,7 @@ enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_APPEND, OPT_CPUS, OPT_MEMORY,
 	OPT_CONSOLE, OPT_BOOT_TIMER, OPT_FS, OPT_ROOT, OPT_HELP,
 	OPT_HOST_ROOT, OPT_RWDIR, OPT_RODIR, OPT_CWD, OPT_ENV_FILE, OPT_USER, OPT_TIMEOUT,
-	OPT_MODULES, OPT_HOSTNAME, OPT_CONTROL, OPT_RECORDS,
+	OPT_MODULES, OPT_HOSTNAME, OPT_CONTROL, OPT_RECORDS, OPT_SECCOMP, OPT_SANDBOX,
 };
 
 static const struct option cli_options[] = {
@@ -41,6 +41,8 @@ static const struct option cli_options[] = {
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "records", required_argument, NULL, OPT_RECORDS },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -74,6 +76,14 @@ void cli_usage(FILE *f)
 		"  --root PATH[,opts] boot with PATH as the guest's root file system (virtio-fs\n"
 		"                    tag nook-root; adds root=nook-root rootfstype=virtiofs rw;\n"
 		"                    no default initramfs)\n"
+		"  --seccomp MODE    kill (default): a thread making a syscall outside its\n"
+		"                    kind's allow-list kills nook; trap: name the thread kind\n"
+		"                    and syscall on stderr, then exit; log: allow, the kernel\n"
+		"                    logs it; off: no filters (SECURITY.md)\n"
+		"  --sandbox MODE    namespace (default as root): private mount and network\n"
+		"                    namespaces, an empty root, capabilities dropped; chroot:\n"
+		"                    the same root entered by chroot, no network namespace;\n"
+		"                    none (default when not root)\n"
 		"\n"
 		"\n"
 		"run a command (everything after --; see README \"nook run -- CMD\"):\n"
@@ -106,7 +116,9 @@ void cli_usage(FILE *f)
 		"guest exit, 3 guest panic (pvpanic), 128+N when stopped by signal N.\n"
 		"environment: NOOK_LOG=debug|info|warn|err, NOOK_PVM=0|1 (software-virtualized\n"
 		"host handling, default: detected from /sys/module/kvm_pvm), NOOK_LOAD_COPY=1\n"
-		"(copy kernel/initrd into guest RAM instead of mapping the files).\n",
+		"(copy kernel/initrd into guest RAM instead of mapping the files),\n"
+		"NOOK_SECCOMP=kill|trap|log|off, NOOK_SANDBOX=namespace|chroot|none (the\n"
+		"--seccomp and --sandbox defaults).\n",
 		MPTABLE_MAX_CPUS, RUN_MAX_DIRS);
 }
 
@@ -293,6 +305,10 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, char
 	cfg->cpus = 1;
 	cfg->mem_size = CONFIG_DEFAULT_MEM;
 	cfg->console = CONSOLE_STDIO;
+	if (seccomp_default_mode(SECCOMP_MODE_KILL, &cfg->seccomp, err, errlen))
+		return CLI_ERROR;
+	if (sandbox_default_mode(&cfg->sandbox, err, errlen))
+		return CLI_ERROR;
 	/* Everything after the first "--" is the guest command; options stop there. */
 	if (dash > 0) {
 		cfg->run.active = true;
@@ -371,6 +387,14 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, char
 			if (cfg->nr_fs >= CONFIG_MAX_FS)
 				return cli_fail(err, errlen, "--fs: at most %d shares", CONFIG_MAX_FS);
 			cfg->fs_specs[cfg->nr_fs++] = a;
+			break;
+		case OPT_SANDBOX:
+			if (sandbox_parse_mode(a, &cfg->sandbox, err, errlen))
+				return CLI_ERROR;
+			break;
+		case OPT_SECCOMP:
+			if (seccomp_parse_mode(a, &cfg->seccomp, err, errlen))
+				return CLI_ERROR;
 			break;
 		case OPT_ROOT:
 			if (!*a)

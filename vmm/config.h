@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vmm/sandbox.h"
+#include "vmm/seccomp.h"
+
 #define CONFIG_DEFAULT_MEM	(128ULL << 20)
 #define CONFIG_MAX_FS		8
 #define CONFIG_PATH_MAX		4096
@@ -59,6 +62,8 @@ struct vm_config {
 	const char *fs_specs[CONFIG_MAX_FS];	/* --fs PATH[,tag=..,...], repeatable */
 	int nr_fs;
 	const char *root;			/* --root PATH */
+	enum seccomp_mode seccomp;		/* --seccomp (default kill, or NOOK_SECCOMP) */
+	enum sandbox_mode sandbox;		/* --sandbox (default: namespace as root) */
 	struct run_config run;
 };
 

@@ -11,6 +11,7 @@
 #include "arch/x86_64/cpu.h"
 #include "vmm/log.h"
 #include "vmm/vm_internal.h"
+#include "vmm/seccomp.h"
 
 /* SIGUSR1 interrupts KVM_RUN (with immediate_exit set) when nook stops. */
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -266,7 +267,7 @@ static void *vcpu_thread(void *arg)
 
 int vcpu_start(struct vcpu *v)
 {
-	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	int r = seccomp_thread_create(&v->thread, THREAD_VCPU, vcpu_thread, v);
 
 	if (r)
 		return -r;

@@ -19,6 +19,8 @@
 #include "arch/x86_64/pvm.h"
 #include "vmm/log.h"
 #include "vmm/run_mode.h"
+#include "vmm/sandbox.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm_internal.h"
 
 /* Start of the nook process, for the boot timer and first-entry figures. */
@@ -668,6 +670,19 @@ int vm_run(const struct vm_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 
 	vm_mark("vm_run");
+	/* Before any thread starts: namespaces every thread shares, filters compiled, the
+	 * spawner running. */
+	if (sandbox_prepare(cfg->sandbox, false, err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	status = seccomp_set_mode(cfg->seccomp);
+	if (status) {
+		log_err("seccomp: cannot set up the filters: %s", strerror(-status));
+		status = NOOK_EXIT_ERROR;
+		goto out;
+	}
+	status = NOOK_EXIT_ERROR;
 	if (vm_open_kvm(vm) || vm_check_limits(vm, cfg) || vm_get_supported_cpuid(vm) ||
 	    vm_create_machine(vm))
 		goto out;
@@ -723,6 +738,11 @@ int vm_run(const struct vm_config *cfg)
 
 	if (vm_memslots_join(vm))
 		goto out;
+	/* Everything the VM needs is open: leave the host's file system behind. */
+	if (sandbox_enter(err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		int r = vcpu_start(&vm->vcpus[i]);
 
@@ -732,6 +752,11 @@ int vm_run(const struct vm_config *cfg)
 			break;
 		}
 		vm->guest_ran = true;
+	}
+	/* From here on this thread only runs the event loop and the teardown. */
+	if (seccomp_install(THREAD_EVENT_LOOP)) {
+		log_err("seccomp: cannot confine the main thread");
+		vm_request_stop(vm, NOOK_EXIT_ERROR);
 	}
 	if (!atomic_load(&vm->stopping) && evl_run(&vm->loop))
 		log_err("event loop: %s", strerror(errno));
