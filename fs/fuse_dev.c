@@ -477,16 +477,27 @@ static void fuse_dev_usage(void)
 		"  options: cache=never|metadata|auto|always, writeback, no_xattr, posix_acl,\n"
 		"           ro, threads=N (default: CPUs, 2..8), poll_us=N (default 50, 0: off),\n"
 		"           inode_file_handles, announce_submounts, flock, no_passthrough,\n"
-		"           io_uring, stats, dev, suid (root only; default nodev,nosuid)\n"
+		"           io_uring, stats, dev, suid (root only; default nodev,nosuid),\n"
+		"           subtype=NAME (mount type fuse.NAME, default nook; empty: fuse),\n"
+		"           fsname=NAME (the mount's source, default SRC)\n"
 		"  -f: accepted for mount.fuse3; nook always stays in the foreground\n");
 }
 
 /*
- * The mount's own dev/suid options (nodev/nosuid by default, like fusermount) are not
- * server options and mean nothing to a guest's --fs share, so they are taken out of an
- * -o list here and the rest goes to fs_options_parse(). false if nothing is left.
+ * The mount's own dev/suid options (nodev/nosuid by default, like fusermount), its type
+ * (subtype=NAME: "fuse.NAME", default "fuse.nook"; an empty NAME: plain "fuse", as
+ * libfuse's low-level servers mount, which fstests' FSTYP=fuse expects) and its source
+ * (fsname=NAME, as libfuse's; default the shared directory's path) are not server
+ * options and mean nothing to a guest's --fs share, so they are taken out of an -o list
+ * here and the rest goes to fs_options_parse(). false if nothing is left.
  */
-static bool fuse_dev_mount_opts(const char *v, unsigned long *flags, char *rest, size_t len)
+struct fuse_dev_mount {
+	unsigned long flags;
+	char type[64];    /* "fuse.nook" */
+	char fsname[256]; /* the mount's source; empty: the shared directory */
+};
+
+static bool fuse_dev_mount_opts(const char *v, struct fuse_dev_mount *m, char *rest, size_t len)
 {
 	char buf[512], *tok, *save;
 	size_t n = 0;
@@ -495,13 +506,17 @@ static bool fuse_dev_mount_opts(const char *v, unsigned long *flags, char *rest,
 	rest[0] = 0;
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(tok, "dev"))
-			*flags &= ~(unsigned long)MS_NODEV;
+			m->flags &= ~(unsigned long)MS_NODEV;
 		else if (!strcmp(tok, "nodev"))
-			*flags |= MS_NODEV;
+			m->flags |= MS_NODEV;
 		else if (!strcmp(tok, "suid"))
-			*flags &= ~(unsigned long)MS_NOSUID;
+			m->flags &= ~(unsigned long)MS_NOSUID;
 		else if (!strcmp(tok, "nosuid"))
-			*flags |= MS_NOSUID;
+			m->flags |= MS_NOSUID;
+		else if (!strncmp(tok, "subtype=", 8))
+			snprintf(m->type, sizeof(m->type), "fuse%s%s", tok[8] ? "." : "", tok + 8);
+		else if (!strncmp(tok, "fsname=", 7))
+			snprintf(m->fsname, sizeof(m->fsname), "%s", tok + 7);
 		else if (n < len)
 			n += (size_t)snprintf(rest + n, len - n, "%s%s", n ? "," : "", tok);
 	}
@@ -525,7 +540,7 @@ int fs_serve_main(int argc, char **argv)
 	struct fuse_dev d = { .fd = -1, .poll_fd = -1 };
 	const char *pos[2] = { NULL, NULL };
 	char err[512], mnt[PATH_MAX], data[256], rest[512];
-	unsigned long flags = MS_NOSUID | MS_NODEV;
+	struct fuse_dev_mount m = { .flags = MS_NOSUID | MS_NODEV, .type = "fuse.nook" };
 	struct stat st;
 	sigset_t sigs;
 	int npos = 0, sig = 0, status = 1;
@@ -551,7 +566,7 @@ int fs_serve_main(int argc, char **argv)
 				log_err("fs serve: -o list longer than %zu bytes", sizeof(rest) - 1);
 				return 2;
 			}
-			if (fuse_dev_mount_opts(v, &flags, rest, sizeof(rest)) &&
+			if (fuse_dev_mount_opts(v, &m, rest, sizeof(rest)) &&
 			    fs_options_parse(&o, rest, err, sizeof(err))) {
 				log_err("fs serve: %s", err);
 				return 2;
@@ -572,7 +587,7 @@ int fs_serve_main(int argc, char **argv)
 		return 2;
 	}
 	/* Device nodes and set-id programs on the mount act with the host's authority. */
-	if ((flags & (MS_NODEV | MS_NOSUID)) != (MS_NODEV | MS_NOSUID) && geteuid() != 0) {
+	if ((m.flags & (MS_NODEV | MS_NOSUID)) != (MS_NODEV | MS_NOSUID) && geteuid() != 0) {
 		log_err("fs serve: the dev and suid options need root");
 		return 2;
 	}
@@ -612,8 +627,8 @@ int fs_serve_main(int argc, char **argv)
 		 "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions,"
 		 "max_read=%u", d.fd, 1u << 20);
 	if (o.readonly)
-		flags |= MS_RDONLY;
-	if (mount(o.source, mnt, "fuse.nook", flags, data)) {
+		m.flags |= MS_RDONLY;
+	if (mount(m.fsname[0] ? m.fsname : o.source, mnt, m.type, m.flags, data)) {
 		log_err("fs serve: mounting at '%s': %s", mnt, strerror(errno));
 		goto out;
 	}

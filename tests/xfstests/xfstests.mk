@@ -1,0 +1,30 @@
+# fstests (xfstests) generic/quick on `nook fs serve` mounts (tests/xfstests/).
+#
+#   make check-xfstests   builds fstests under build/xfstests/ from the unmodified upstream
+#                         tarball, then runs tests/xfstests/run.sh: -g quick once with the
+#                         defaults and once with no_passthrough (the guests' data path)
+#
+# The tarball is not part of the repository: CI has it next to the clone, in
+# ../shared/vendor/. XFSTESTS_TARBALL overrides the path (a clone elsewhere).
+XFSTESTS_TARBALL ?= $(CURDIR)/../shared/vendor/xfstests-63a2972.tar.xz
+XFSTESTS_DIR     := $(BUILD)/xfstests
+# The passes: NAME=OPTIONS (nook fs serve -o options, after dev,suid).
+XFSTESTS_PASSES  ?= defaults= no_passthrough=no_passthrough
+
+# Unpacked and built once per tarball (the stamp names it); the build is ~30 s here.
+$(XFSTESTS_DIR)/.built: $(XFSTESTS_TARBALL)
+	@test -r "$<" || { echo "check-xfstests: no fstests tarball at $< (set XFSTESTS_TARBALL)" >&2; exit 1; }
+	rm -rf $(XFSTESTS_DIR)/src
+	mkdir -p $(XFSTESTS_DIR)/src
+	tar -xJf $< -C $(XFSTESTS_DIR)/src --strip-components=1
+	$(MAKE) -C $(XFSTESTS_DIR)/src -j2 > $(XFSTESTS_DIR)/build.log 2>&1 || \
+		{ tail -n 30 $(XFSTESTS_DIR)/build.log; exit 1; }
+	touch $@
+
+.PHONY: check-xfstests xfstests
+xfstests: $(XFSTESTS_DIR)/.built
+
+check-xfstests: $(XFSTESTS_DIR)/.built $(BUILD)/nook
+	tests/xfstests/run.sh $(BUILD)/nook $(XFSTESTS_DIR)/src $(XFSTESTS_DIR)/work $(XFSTESTS_PASSES)
+
+TEST_TARGETS += check-xfstests
