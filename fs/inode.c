@@ -1,5 +1,6 @@
 /* The inode table (see fs/inode.h). */
 #include "fs/inode.h"
+#include "fs/inode_id.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,8 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include "vmm/log.h"
 
 #define INODE_HASH_BITS 14
 #define INODE_MAX_SLOTS (1u << 30)
@@ -30,6 +33,9 @@ struct inode_table {
 	bool file_handles;
 	struct inode_mount mounts[INODE_MAX_MOUNTS];
 	int nmounts;
+	struct inode_id_fs ids;  /* stable node ids, when the share allows them */
+	struct inode *idhash[1u << INODE_HASH_BITS];
+	uint32_t table_bit;      /* INODE_ID_TABLE_BIT in table ids when ids are on */
 };
 
 static uint32_t inode_hash(uint64_t dev, uint64_t ino, uint64_t mnt)
@@ -77,6 +83,39 @@ static uint32_t inode_alloc_slot(struct inode_table *t)
 	return t->nslots++;
 }
 
+static uint32_t inode_id_hash(uint64_t nodeid)
+{
+	return (uint32_t)((nodeid * 0x9e3779b97f4a7c15ull) >> (64 - INODE_HASH_BITS));
+}
+
+static bool inode_has_stable_id(const struct inode_table *t, uint64_t nodeid)
+{
+	return t->table_bit && inode_id_is_stable(nodeid);
+}
+
+/* The inode of a node id, or NULL; called locked. */
+static struct inode *inode_find(struct inode_table *t, uint64_t nodeid)
+{
+	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
+	struct inode *ino;
+
+	if (inode_has_stable_id(t, nodeid)) {
+		for (ino = t->idhash[inode_id_hash(nodeid)]; ino; ino = ino->idnext)
+			if (ino->nodeid == nodeid)
+				return ino;
+		return NULL;
+	}
+	/* The root is slot 1 in any table; other table ids carry table_bit. */
+	if (nodeid != FUSE_ROOT_ID_VALUE) {
+		if ((idx & INODE_ID_TABLE_BIT) != t->table_bit)
+			return NULL;
+		idx &= ~(uint32_t)INODE_ID_TABLE_BIT;
+	}
+	if (idx && idx < t->nslots && t->slot[idx] && t->gen[idx] == gen)
+		return t->slot[idx];
+	return NULL;
+}
+
 static void inode_unhash(struct inode_table *t, struct inode *ino)
 {
 	struct inode **pp = &t->hash[inode_hash(ino->dev, ino->ino, ino->mnt_id)];
@@ -95,13 +134,22 @@ static void inode_unhash(struct inode_table *t, struct inode *ino)
  */
 static struct inode *inode_release(struct inode_table *t, struct inode *ino)
 {
-	uint32_t idx = (uint32_t)ino->nodeid;
+	uint32_t idx = (uint32_t)ino->nodeid & ~t->table_bit;
 
 	inode_unhash(t, ino);
-	t->slot[idx] = NULL;
-	if (++t->gen[idx] == 0)
-		t->gen[idx] = 1;
-	t->free_idx[t->nfree++] = idx;
+	if (inode_has_stable_id(t, ino->nodeid)) {
+		struct inode **pp = &t->idhash[inode_id_hash(ino->nodeid)];
+
+		while (*pp && *pp != ino)
+			pp = &(*pp)->idnext;
+		if (*pp)
+			*pp = ino->idnext;
+	} else {
+		t->slot[idx] = NULL;
+		if (++t->gen[idx] == 0)
+			t->gen[idx] = 1;
+		t->free_idx[t->nfree++] = idx;
+	}
 	t->live--;
 	ino->hnext = NULL;
 	return ino;
@@ -152,6 +200,15 @@ struct inode_table *inode_table_new(int root_fd, bool file_handles, char *err, s
 	t->slot[1] = root;
 	t->hash[inode_hash(root->dev, root->ino, root->mnt_id)] = root;
 	t->live = 1;
+	{
+		char why[128];
+
+		inode_id_probe(&t->ids, root_fd, &stx, why, sizeof(why));
+		if (inode_id_on(&t->ids))
+			t->table_bit = INODE_ID_TABLE_BIT;
+		else
+			log_debug("fs: no stable node ids (no export support): %s", why);
+	}
 	return t;
 fail:
 	free(root);
@@ -179,8 +236,18 @@ void inode_table_free(struct inode_table *t)
 			free(ino);
 		}
 	}
+	for (uint32_t i = 0; i < (1u << INODE_HASH_BITS); i++) {
+		for (struct inode *ino = t->idhash[i], *next; ino; ino = next) {
+			next = ino->idnext;
+			if (ino->fd >= 0)
+				close(ino->fd);
+			free(ino->fh);
+			free(ino);
+		}
+	}
 	for (int i = 0; i < t->nmounts; i++)
 		close(t->mounts[i].fd);
+	inode_id_close(&t->ids);
 	pthread_mutex_destroy(&t->lock);
 	free(t->slot);
 	free(t->gen);
@@ -190,14 +257,12 @@ void inode_table_free(struct inode_table *t)
 
 struct inode *inode_get(struct inode_table *t, uint64_t nodeid)
 {
-	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
-	struct inode *ino = NULL;
+	struct inode *ino;
 
 	pthread_mutex_lock(&t->lock);
-	if (idx && idx < t->nslots && t->slot[idx] && t->gen[idx] == gen) {
-		ino = t->slot[idx];
+	ino = inode_find(t, nodeid);
+	if (ino)
 		ino->refs++;
-	}
 	pthread_mutex_unlock(&t->lock);
 	return ino;
 }
@@ -261,9 +326,12 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 	uint64_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
 	uint64_t mnt = (stx->stx_mask & STATX_MNT_ID) ? stx->stx_mnt_id : 0;
 	struct inode *ino, **bucket;
-	uint32_t idx;
+	uint32_t idx = 0;
+	uint64_t id = 0;
+	bool id_done = false;
 
 	pthread_mutex_lock(&t->lock);
+again:
 	bucket = &t->hash[inode_hash(dev, stx->stx_ino, mnt)];
 	for (ino = *bucket; ino; ino = ino->hnext) {
 		if (ino->dev == dev && ino->ino == stx->stx_ino && ino->mnt_id == mnt) {
@@ -274,9 +342,19 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 			return ino;
 		}
 	}
+	/* A new object on the share root's own mount gets its stable id: the system call
+	 * runs unlocked, then the lookup is repeated (another request may have added it). */
+	if (t->table_bit && mnt == t->ids.mnt_id && !id_done) {
+		pthread_mutex_unlock(&t->lock);
+		id = inode_id_of(&t->ids, fd);
+		id_done = true;
+		pthread_mutex_lock(&t->lock);
+		goto again;
+	}
 	ino = calloc(1, sizeof(*ino));
-	idx = ino ? inode_alloc_slot(t) : 0;
-	if (!idx) {
+	if (ino && !id)
+		idx = inode_alloc_slot(t);
+	if (!ino || (!id && !idx)) {
 		pthread_mutex_unlock(&t->lock);
 		free(ino);
 		close(fd);
@@ -290,12 +368,21 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 	ino->mnt_id = mnt;
 	ino->mode = stx->stx_mode & S_IFMT;
 	ino->submount = mnt != parent_mnt;
-	ino->nodeid = (uint64_t)t->gen[idx] << 32 | idx;
 	ino->nlookup = 1;
 	ino->refs = 1;
 	ino->hnext = *bucket;
 	*bucket = ino;
-	t->slot[idx] = ino;
+	if (id) {
+		/* Not yet known (the dev/ino lookup above missed), so not in idhash either. */
+		struct inode **ib = &t->idhash[inode_id_hash(id)];
+
+		ino->nodeid = id;
+		ino->idnext = *ib;
+		*ib = ino;
+	} else {
+		ino->nodeid = (uint64_t)t->gen[idx] << 32 | t->table_bit | idx;
+		t->slot[idx] = ino;
+	}
 	t->live++;
 	/* Symlinks and special files stay as O_PATH fds: handles of those are rarely
 	 * supported and few. */
@@ -307,12 +394,10 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 
 void inode_forget(struct inode_table *t, uint64_t nodeid, uint64_t n)
 {
-	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
 	struct inode *ino, *gone = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	if (idx && idx < t->nslots && (ino = t->slot[idx]) && t->gen[idx] == gen &&
-	    nodeid != FUSE_ROOT_ID_VALUE) {
+	if (nodeid != FUSE_ROOT_ID_VALUE && (ino = inode_find(t, nodeid))) {
 		ino->nlookup -= n < ino->nlookup ? n : ino->nlookup;
 		if (ino->nlookup == 0 && ino->refs == 0)
 			gone = inode_release(t, ino);
@@ -338,6 +423,19 @@ void inode_forget_all(struct inode_table *t)
 			gone = ino;
 		}
 	}
+	for (uint32_t i = 0; i < (1u << INODE_HASH_BITS); i++) {
+		struct inode *ino = t->idhash[i], *next;
+
+		for (; ino; ino = next) {
+			next = ino->idnext;
+			ino->nlookup = 0;
+			if (ino->refs == 0) {
+				ino = inode_release(t, ino);
+				ino->hnext = gone;
+				gone = ino;
+			}
+		}
+	}
 	pthread_mutex_unlock(&t->lock);
 	inode_destroy(gone);
 }
@@ -357,6 +455,16 @@ void inode_fd_put(struct inode *ino, int fd)
 {
 	if (fd >= 0 && fd != ino->fd)
 		close(fd);
+}
+
+bool inode_table_stable_ids(struct inode_table *t)
+{
+	return t->table_bit != 0;
+}
+
+int inode_reopen_id(struct inode_table *t, uint64_t nodeid)
+{
+	return t->table_bit ? inode_id_open(&t->ids, nodeid) : -ESTALE;
 }
 
 uint64_t inode_count(struct inode_table *t)

@@ -32,6 +32,7 @@ struct inode {
 	uint64_t nlookup;        /* FUSE lookup count */
 	uint32_t refs;           /* requests currently using it */
 	struct inode *hnext;     /* hash chain */
+	struct inode *idnext;    /* chain of the stable id hash (fs/inode_id.h) */
 };
 
 struct inode_table;
@@ -60,6 +61,16 @@ void inode_forget_all(struct inode_table *t);
 /* An O_PATH fd for the inode; pass it back to inode_fd_put (closes it if temporary). */
 int inode_fd(struct inode_table *t, struct inode *ino);
 void inode_fd_put(struct inode *ino, int fd);
+
+/* Are node ids stable host handles (fs/inode_id.h), i.e. may export be advertised? */
+bool inode_table_stable_ids(struct inode_table *t);
+
+/*
+ * LOOKUP(nodeid, ".") of a node id the table does not know (the client forgot it, or
+ * an earlier server gave it): an O_PATH fd of the object a stable id names, to register
+ * with inode_add(), or -ESTALE.
+ */
+int inode_reopen_id(struct inode_table *t, uint64_t nodeid);
 
 /* Number of live inodes (tests, statistics). */
 uint64_t inode_count(struct inode_table *t);

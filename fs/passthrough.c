@@ -397,6 +397,27 @@ static void pt_node_put(struct pt_fs *fs, struct pt_node *n)
 	n->ino = NULL;
 }
 
+/*
+ * LOOKUP(nodeid, ".") of a forgotten node: the client decodes a file handle of an inode
+ * it no longer has (export support). A stable id names its host object (fs/inode_id.h);
+ * it is registered again under the same id.
+ */
+static int pt_lookup_id(struct pt_fs *fs, uint64_t nodeid, struct fuse_entry_out *e)
+{
+	struct inode *root = inode_get(fs->inodes, FUSE_ROOT_ID_VALUE);
+	int fd = inode_reopen_id(fs->inodes, nodeid), err;
+
+	if (fd < 0 || !root) {
+		if (fd >= 0)
+			close(fd);
+		inode_put(fs->inodes, root);
+		return fd < 0 ? fd : -ESTALE;
+	}
+	err = pt_entry_from_fd(fs, root, fd, e);
+	inode_put(fs->inodes, root);
+	return err;
+}
+
 /* ---- operations ---- */
 
 int pt_lookup(struct pt_fs *fs, const struct pt_req *rq, const char *name, struct fuse_entry_out *e)
@@ -404,6 +425,8 @@ int pt_lookup(struct pt_fs *fs, const struct pt_req *rq, const char *name, struc
 	struct inode *dir = inode_get(fs->inodes, rq->nodeid);
 	int err;
 
+	if (!dir && !strcmp(name, "."))
+		return pt_lookup_id(fs, rq->nodeid, e);
 	if (!dir)
 		return -ESTALE;
 	err = pt_lookup_in(fs, dir, name, e);
