@@ -404,6 +404,28 @@ static void fuse_dev_backing_close(void *opaque, int id)
 		log_debug("fs serve: closing backing id %d: %s", id, strerror(errno));
 }
 
+/*
+ * FUSE_NOTIFY_INVAL_INODE for a node whose attributes the server changed (fuse_server.h):
+ * off -1 drops the client's cached attributes only, never its pages, so this takes no
+ * inode lock in the kernel and is safe while that node's request is still unanswered.
+ * A node the client does not hold answers ENOENT: nothing was cached.
+ */
+static void fuse_dev_inval_attr(void *opaque, uint64_t nodeid)
+{
+	struct fuse_dev *d = opaque;
+	struct {
+		struct fuse_out_header h;
+		struct fuse_notify_inval_inode_out n;
+	} msg = {
+		.h = { .len = sizeof(msg), .error = FUSE_NOTIFY_INVAL_INODE, .unique = 0 },
+		.n = { .ino = nodeid, .off = -1, .len = 0 },
+	};
+
+	if (write(d->fd, &msg, sizeof(msg)) < 0 && errno != ENOENT)
+		log_debug("fs serve: attribute invalidation of node %llu: %s",
+			  (unsigned long long)nodeid, strerror(errno));
+}
+
 static const struct fuse_backing_ops fuse_dev_backing_ops = {
 	.open = fuse_dev_backing_open,
 	.close = fuse_dev_backing_close,
@@ -623,6 +645,7 @@ int fs_serve_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	fuse_dev_uring_setup(&d, &o);
 	fuse_server_set_backing(d.srv, &fuse_dev_backing_ops, &d);
+	fuse_server_set_notify(d.srv, fuse_dev_inval_attr, &d);
 	snprintf(data, sizeof(data),
 		 "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions,"
 		 "max_read=%u", d.fd, 1u << 20);

@@ -1151,6 +1151,13 @@ void fuse_server_set_backing(struct fuse_server *s, const struct fuse_backing_op
 	backing_table_set_ops(s->fs.backings, ops, opaque);
 }
 
+void fuse_server_set_notify(struct fuse_server *s, void (*inval_attr)(void *opaque, uint64_t nodeid),
+			    void *opaque)
+{
+	s->fs.inval_attr = inval_attr;
+	s->fs.inval_opaque = opaque;
+}
+
 void fuse_server_offer_uring(struct fuse_server *s)
 {
 	s->uring_offered = true;

@@ -344,26 +344,36 @@ static int pt_cred_enter(struct pt_fs *fs, const struct pt_req *rq, uint32_t uma
  * a chown it flags always, so there the caller passes capable (uid 0: we cannot see
  * CAP_FSETID) and a chown by root keeps set-gid without group-exec, as on ext4.
  */
-static void pt_kill_suidgid(int fd, int pathfd, const struct pt_req *rq, bool capable)
+static bool pt_kill_suidgid(int fd, int pathfd, const struct pt_req *rq, bool capable)
 {
 	struct statx stx;
 	mode_t m, nm;
 
 	if (pt_statx(fd >= 0 ? fd : pathfd, &stx) || !S_ISREG(stx.stx_mode))
-		return;
+		return false;
 	m = stx.stx_mode & 07777;
 	nm = m & ~(mode_t)S_ISUID;
 	if ((m & S_IXGRP) || (!capable && rq->gid != stx.stx_gid &&
 			      !(rq->has_supp_gid && rq->supp_gid == stx.stx_gid)))
 		nm &= ~(mode_t)S_ISGID;
 	if (nm == m)
-		return;
+		return false;
 	if (fd >= 0) {
-		if (fchmod(fd, nm))
+		if (fchmod(fd, nm)) {
 			log_debug("fs: clearing set-id bits: %s", strerror(errno));
-	} else {
-		syscall(SYS_fchmodat2, pathfd, "", nm, AT_EMPTY_PATH);
+			return false;
+		}
+		return true;
 	}
+	return syscall(SYS_fchmodat2, pathfd, "", nm, AT_EMPTY_PATH) == 0;
+}
+
+/* Set-id bits went while the reply carries no attributes: tell the client if we can. */
+static void pt_kill_suidgid_notify(struct pt_fs *fs, int fd, const struct pt_req *rq,
+				   uint64_t nodeid)
+{
+	if (pt_kill_suidgid(fd, -1, rq, false) && fs->inval_attr)
+		fs->inval_attr(fs->inval_opaque, nodeid);
 }
 
 /* A referenced inode and its fd, for the common "operate on nodeid" shape. */
@@ -789,7 +799,7 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 		goto out;
 	}
 	if (!dir && fs->killpriv_v2 && (open_flags & FUSE_OPEN_KILL_SUIDGID) && (flags & O_TRUNC))
-		pt_kill_suidgid(fd, -1, rq, false);
+		pt_kill_suidgid_notify(fs, fd, rq, rq->nodeid);
 	b = NULL;
 	if (!dir && fs->passthrough) {
 		struct stat st;
@@ -895,7 +905,7 @@ static int64_t pt_write_done(struct pt_fs *fs, const struct pt_req *rq,
 			     const struct fuse_write_in *in, struct handle *h, ssize_t n)
 {
 	if (n > 0 && fs->killpriv_v2 && (in->write_flags & FUSE_WRITE_KILL_SUIDGID))
-		pt_kill_suidgid(h->fd, -1, rq, false);
+		pt_kill_suidgid_notify(fs, h->fd, rq, h->nodeid);
 	handle_put(fs->handles, h);
 	return n;
 }
@@ -1270,7 +1280,7 @@ int pt_fallocate(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_fa
 	 * FALLOCATE carries no kill flag and a killpriv_v2 client leaves it to us: drop
 	 * set-id bits for a caller without CAP_FSETID, which we take to mean uid != 0. */
 	if (!err && fs->killpriv_v2 && rq->uid != 0)
-		pt_kill_suidgid(h->fd, -1, rq, false);
+		pt_kill_suidgid_notify(fs, h->fd, rq, h->nodeid);
 	handle_put(fs->handles, h);
 	return err;
 }

@@ -38,6 +38,10 @@ struct pt_fs {
 	bool submounts;
 	bool dont_mask;
 	bool passthrough;        /* FUSE_PASSTHROUGH: regular files open passed through */
+	/* Tells the client that a node's attributes changed behind its back, where the
+	 * transport can notify (/dev/fuse: FUSE_NOTIFY_INVAL_INODE); NULL otherwise. */
+	void (*inval_attr)(void *opaque, uint64_t nodeid);
+	void *inval_opaque;
 };
 
 /* Identity of the caller of one request (from fuse_in_header). */
