@@ -15,17 +15,22 @@ struct inode_id_handle {
 	uint32_t w[2];
 };
 
-/* Is mount mnt_id's root the root of its file system ("/" in mountinfo's 4th field)? */
+/*
+ * Is mount mnt_id's root the root of its file system ("/" in mountinfo's 4th field),
+ * with no other mount on it? A mount on a directory of the share hides what lies under
+ * it from lookups, but not from handles: with one there, no stable ids.
+ */
 static bool inode_id_fs_root(uint64_t mnt_id)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[8192], *save, *tok;
-	bool yes = false, at_start = true;
+	bool root = false, covered = false, at_start = true;
 
 	if (!f)
 		return false;
 	while (fgets(line, sizeof(line), f)) {
 		bool start = at_start;
+		uint64_t id, parent;
 
 		/* A line longer than the buffer comes in pieces: only a line's start counts. */
 		at_start = strchr(line, '\n') != NULL;
@@ -33,15 +38,19 @@ static bool inode_id_fs_root(uint64_t mnt_id)
 			continue;
 		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ..." */
 		tok = strtok_r(line, " ", &save);
-		if (!tok || strtoull(tok, NULL, 10) != mnt_id)
+		id = tok ? strtoull(tok, NULL, 10) : 0;
+		tok = strtok_r(NULL, " ", &save);
+		parent = tok ? strtoull(tok, NULL, 10) : 0;
+		if (parent == mnt_id && id != mnt_id)
+			covered = true;
+		if (id != mnt_id)
 			continue;
-		for (int i = 0; i < 3 && tok; i++)
-			tok = strtok_r(NULL, " ", &save);
-		yes = tok && !strcmp(tok, "/");
-		break;
+		tok = strtok_r(NULL, " ", &save);
+		tok = tok ? strtok_r(NULL, " ", &save) : NULL;
+		root = tok && !strcmp(tok, "/");
 	}
 	fclose(f);
-	return yes;
+	return root && !covered;
 }
 
 static int inode_id_encode(int fd, struct inode_id_handle *ih)
@@ -69,7 +78,8 @@ void inode_id_probe(struct inode_id_fs *x, int root_fd, const struct statx *stx,
 	snprintf(why, whylen, "%s", "");
 	if (!(stx->stx_mask & STATX_MNT_ID) || !(stx->stx_attributes & STATX_ATTR_MOUNT_ROOT) ||
 	    !inode_id_fs_root(stx->stx_mnt_id)) {
-		snprintf(why, whylen, "the shared directory is not the root of a file system");
+		snprintf(why, whylen, "the shared directory is not the root of a file system "
+			 "without other mounts on it");
 		return;
 	}
 	if (inode_id_encode(root_fd, &ih)) {

@@ -12,9 +12,10 @@
  * server does not advertise export support.
  *
  * Confinement: a client can send any id. Ids are only ever decoded against the share's
- * own mount, and the share is that file system's root, so anything a forged id opens is
- * inside the share, where a plain lookup could reach it too. Objects on other mounts
- * below the share keep table ids.
+ * own mount, the share is that file system's root, and no other mount sits on it (one
+ * would hide what is under it from lookups, not from handles), so anything a forged id
+ * opens is inside the share, where a plain lookup could reach it too. A mount made
+ * below the share later is not seen: what it covers was visible to the client before.
  *
  * Id layout: the handle's first 32-bit word (ext4: the inode number) in the low half, its
  * second (the inode generation) in the high half. Handles whose first word has bit 31
