@@ -122,6 +122,7 @@ struct fuse_dev {
 	struct fuse_lead lead;
 	atomic_int next_id;   /* worker ids for the reader role */
 	int running;          /* workers still alive, under lock */
+	atomic_bool unmounted; /* a worker read ENODEV: the mount is gone already */
 	pthread_mutex_t lock;
 	pthread_cond_t done;
 };
@@ -342,6 +343,8 @@ static void *fuse_dev_worker(void *arg)
 				continue;
 			if (errno != ENODEV)
 				log_err("fs serve: reading /dev/fuse: %s", strerror(errno));
+			else
+				atomic_store(&d->unmounted, true);
 			break;
 		}
 		if (d->lead_on)
@@ -358,8 +361,10 @@ static void *fuse_dev_worker(void *arg)
 			fuse_dev_pipe_drain(d, p, in, FUSE_DEV_BUF);
 		/* A reply goes back through the fd its request came from. */
 		if (len && write(fd, out, len) < 0 && errno != ENOENT) {
-			if (errno == ENODEV)
+			if (errno == ENODEV) {
+				atomic_store(&d->unmounted, true);
 				break;
+			}
 			log_warn("fs serve: writing a reply: %s", strerror(errno));
 		}
 		/* The kernel took the INIT reply: if it chose io_uring, it now waits for
@@ -689,8 +694,14 @@ int fs_serve_main(int argc, char **argv)
 		if (sig == SIGINT || sig == SIGTERM)
 			stopping = true;
 	}
-	/* Detach the mount; once the kernel drops the connection the reads fail ENODEV. */
-	umount2(mnt, MNT_DETACH);
+	/*
+	 * Detach the mount; once the kernel drops the connection the reads fail ENODEV.
+	 * Not when they already did (an external umount): the mount point may then hold
+	 * the next server's mount (a remount starts it at once), which a detach by path
+	 * would take away.
+	 */
+	if (stopping || !atomic_load(&d.unmounted))
+		umount2(mnt, MNT_DETACH);
 	{
 		struct timespec until;
 		int left;
