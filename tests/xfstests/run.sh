@@ -53,6 +53,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# One run at a time: the mounts' names (nook-test, nook-scratch) and the helper are global.
+if awk '$1 == "nook-test" || $1 == "nook-scratch" { f = 1 } END { exit !f }' /proc/self/mounts; then
+	echo "check-xfstests: nook-test/nook-scratch are mounted: another check-xfstests runs (or left them)" >&2
+	exit 1
+fi
+
 # The users fstests runs commands as (_require_user, _require_user 123456-fsgqa).
 for u in fsgqa fsgqa2 123456-fsgqa; do
 	if ! id "$u" > /dev/null 2>&1; then
