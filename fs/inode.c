@@ -105,11 +105,14 @@ static struct inode *inode_find(struct inode_table *t, uint64_t nodeid)
 				return ino;
 		return NULL;
 	}
-	/* The root is slot 1 in any table; other table ids carry table_bit. */
+	/* The root is slot 1 in any table, reached by node id 1 only; other table ids
+	 * carry table_bit. */
 	if (nodeid != FUSE_ROOT_ID_VALUE) {
 		if ((idx & INODE_ID_TABLE_BIT) != t->table_bit)
 			return NULL;
 		idx &= ~(uint32_t)INODE_ID_TABLE_BIT;
+		if (idx == FUSE_ROOT_ID_VALUE)
+			return NULL;
 	}
 	if (idx && idx < t->nslots && t->slot[idx] && t->gen[idx] == gen)
 		return t->slot[idx];

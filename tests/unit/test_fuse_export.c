@@ -20,6 +20,7 @@
 
 #include "fs/fuse_server.h"
 #include "fs/inode.h"
+#include "fs/inode_id.h"
 
 struct ext4_share {
 	char base[32], img[64], src[64], mnt[64];
@@ -191,6 +192,7 @@ Test(fuse_export, stable_ids_only_at_a_file_system_root)
 	t = inode_table_new(open(e.src, O_PATH | O_DIRECTORY | O_CLOEXEC), false, err, sizeof(err));
 	cr_assert_not_null(t, "%s", err);
 	cr_assert(inode_table_stable_ids(t));
+	cr_assert_null(inode_get(t, INODE_ID_TABLE_BIT | 1), "no second name for the root");
 	fd = open(sub, O_PATH | O_CLOEXEC);
 	cr_assert_eq(statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID, &stx), 0);
 	ino = inode_add(t, fd, &stx, stx.stx_mnt_id);
