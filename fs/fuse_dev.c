@@ -506,7 +506,8 @@ static void fuse_dev_usage(void)
 		"           inode_file_handles, announce_submounts, flock, no_passthrough,\n"
 		"           io_uring, stats, dev, suid (root only; default nodev,nosuid),\n"
 		"           subtype=NAME (mount type fuse.NAME, default nook; empty: fuse),\n"
-		"           fsname=NAME (the mount's source, default SRC)\n"
+		"           fsname=NAME (the mount's source, default SRC), the mount flags\n"
+		"           noatime, nodiratime, relatime, strictatime, lazytime, noexec\n"
 		"  -f: accepted for mount.fuse3; nook always stays in the foreground\n");
 }
 
@@ -522,7 +523,41 @@ struct fuse_dev_mount {
 	unsigned long flags;
 	char type[64];    /* "fuse.nook" */
 	char fsname[256]; /* the mount's source; empty: the shared directory */
+	bool noatime, nodiratime;
 };
+
+/* Mount flags by name, set (on) or cleared (off); "atime" and friends undo the "no" form. */
+static const struct {
+	const char *name;
+	unsigned long flag;
+	bool on;
+} fuse_dev_flag_opts[] = {
+	{ "noatime", MS_NOATIME, true },        { "atime", MS_NOATIME, false },
+	{ "nodiratime", MS_NODIRATIME, true },  { "diratime", MS_NODIRATIME, false },
+	{ "relatime", MS_RELATIME, true },      { "norelatime", MS_RELATIME, false },
+	{ "strictatime", MS_STRICTATIME, true }, { "lazytime", MS_LAZYTIME, true },
+	{ "nolazytime", MS_LAZYTIME, false },   { "noexec", MS_NOEXEC, true },
+	{ "exec", MS_NOEXEC, false },
+};
+
+/* One mount flag option; false when tok is none. */
+static bool fuse_dev_flag_opt(const char *tok, struct fuse_dev_mount *m)
+{
+	for (size_t i = 0; i < sizeof(fuse_dev_flag_opts) / sizeof(fuse_dev_flag_opts[0]); i++) {
+		if (strcmp(tok, fuse_dev_flag_opts[i].name))
+			continue;
+		if (fuse_dev_flag_opts[i].on)
+			m->flags |= fuse_dev_flag_opts[i].flag;
+		else
+			m->flags &= ~fuse_dev_flag_opts[i].flag;
+		if (fuse_dev_flag_opts[i].flag == MS_STRICTATIME && fuse_dev_flag_opts[i].on)
+			m->flags &= ~(unsigned long)(MS_NOATIME | MS_RELATIME);
+		m->noatime = m->flags & MS_NOATIME;
+		m->nodiratime = m->flags & MS_NODIRATIME;
+		return true;
+	}
+	return false;
+}
 
 static bool fuse_dev_mount_opts(const char *v, struct fuse_dev_mount *m, char *rest, size_t len)
 {
@@ -544,6 +579,8 @@ static bool fuse_dev_mount_opts(const char *v, struct fuse_dev_mount *m, char *r
 			snprintf(m->type, sizeof(m->type), "fuse%s%s", tok[8] ? "." : "", tok + 8);
 		else if (!strncmp(tok, "fsname=", 7))
 			snprintf(m->fsname, sizeof(m->fsname), "%s", tok + 7);
+		else if (fuse_dev_flag_opt(tok, m))
+			;
 		else if (n < len)
 			n += (size_t)snprintf(rest + n, len - n, "%s%s", n ? "," : "", tok);
 	}
@@ -613,6 +650,13 @@ int fs_serve_main(int argc, char **argv)
 		fuse_dev_usage();
 		return 2;
 	}
+	o.noatime = m.noatime;
+	o.nodiratime = m.nodiratime;
+	/* Kernel passthrough reads through a backing file the kernel opens with the client's
+	 * flags, never our O_NOATIME, so the host would update atime: noatime serves file
+	 * data itself (generic/120). */
+	if (o.noatime)
+		o.passthrough = false;
 	/* Device nodes and set-id programs on the mount act with the host's authority. */
 	if ((m.flags & (MS_NODEV | MS_NOSUID)) != (MS_NODEV | MS_NOSUID) && geteuid() != 0) {
 		log_err("fs serve: the dev and suid options need root");

@@ -37,6 +37,11 @@ struct fs_options {
 	int threads;             /* worker threads of a transport; 0 = transport default */
 	int poll_us;             /* a transport's busy-poll window; -1 = transport default */
 	bool stats;              /* count requests per opcode, print them when freed */
+	/* The host mount's noatime/nodiratime (nook fs serve): the FUSE client never updates
+	 * atime itself, the host file system does on our reads, so we open files and
+	 * directories (or directories only) with O_NOATIME. */
+	bool noatime;
+	bool nodiratime;
 };
 
 #define FS_POLL_US_MAX 10000

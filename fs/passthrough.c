@@ -178,6 +178,10 @@ static int pt_reopen(struct pt_fs *fs, int fd, int flags)
 
 	snprintf(name, sizeof(name), "%d", fd);
 	r = openat(fs->proc_fd, name, (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) | O_CLOEXEC);
+	/* O_NOATIME (the mount's noatime) needs ownership or CAP_FOWNER: without them the
+	 * open still happens, with atime updates. */
+	if (r < 0 && errno == EPERM && (flags & O_NOATIME))
+		return pt_reopen(fs, fd, flags & ~O_NOATIME);
 	return r < 0 ? -errno : r;
 }
 
@@ -706,6 +710,12 @@ int pt_link(struct pt_fs *fs, const struct pt_req *rq, uint64_t oldnode, const c
 	return err;
 }
 
+/* O_NOATIME for an open of a file or directory, when the host mount asked for it. */
+static int pt_noatime(const struct pt_fs *fs, bool dir)
+{
+	return fs->opt.noatime || (dir && fs->opt.nodiratime) ? O_NOATIME : 0;
+}
+
 /* Host open flags for a client's: never follow, never create here, no controlling tty. */
 static int pt_open_flags(struct pt_fs *fs, uint32_t flags)
 {
@@ -793,7 +803,8 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 		err = dir ? -ENOTDIR : S_ISDIR(n.ino->mode) ? -EISDIR : -ENXIO;
 		goto out;
 	}
-	fd = pt_reopen(fs, n.fd, dir ? (O_RDONLY | O_DIRECTORY) : pt_open_flags(fs, flags));
+	fd = pt_reopen(fs, n.fd, dir ? (O_RDONLY | O_DIRECTORY | pt_noatime(fs, true)) :
+			   pt_open_flags(fs, flags) | pt_noatime(fs, false));
 	if (fd < 0) {
 		err = fd;
 		goto out;
