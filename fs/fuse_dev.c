@@ -124,6 +124,7 @@ struct fuse_dev {
 	struct fuse_lead lead;
 	atomic_int next_id;   /* worker ids for the reader role */
 	int running;          /* workers still alive, under lock */
+	atomic_bool unmounted; /* a worker read ENODEV: the mount is gone already */
 	pthread_mutex_t lock;
 	pthread_cond_t done;
 };
@@ -344,6 +345,8 @@ static void *fuse_dev_worker(void *arg)
 				continue;
 			if (errno != ENODEV)
 				log_err("fs serve: reading /dev/fuse: %s", strerror(errno));
+			else
+				atomic_store(&d->unmounted, true);
 			break;
 		}
 		if (d->lead_on)
@@ -360,8 +363,10 @@ static void *fuse_dev_worker(void *arg)
 			fuse_dev_pipe_drain(d, p, in, FUSE_DEV_BUF);
 		/* A reply goes back through the fd its request came from. */
 		if (len && write(fd, out, len) < 0 && errno != ENOENT) {
-			if (errno == ENODEV)
+			if (errno == ENODEV) {
+				atomic_store(&d->unmounted, true);
 				break;
+			}
 			log_warn("fs serve: writing a reply: %s", strerror(errno));
 		}
 		/* The kernel took the INIT reply: if it chose io_uring, it now waits for
@@ -404,6 +409,28 @@ static void fuse_dev_backing_close(void *opaque, int id)
 
 	if (ioctl(d->fd, FUSE_ABI_DEV_IOC_BACKING_CLOSE, &v))
 		log_debug("fs serve: closing backing id %d: %s", id, strerror(errno));
+}
+
+/*
+ * FUSE_NOTIFY_INVAL_INODE for a node whose attributes the server changed (fuse_server.h):
+ * off -1 drops the client's cached attributes only, never its pages, so this takes no
+ * inode lock in the kernel and is safe while that node's request is still unanswered.
+ * A node the client does not hold answers ENOENT: nothing was cached.
+ */
+static void fuse_dev_inval_attr(void *opaque, uint64_t nodeid)
+{
+	struct fuse_dev *d = opaque;
+	struct {
+		struct fuse_out_header h;
+		struct fuse_notify_inval_inode_out n;
+	} msg = {
+		.h = { .len = sizeof(msg), .error = FUSE_NOTIFY_INVAL_INODE, .unique = 0 },
+		.n = { .ino = nodeid, .off = -1, .len = 0 },
+	};
+
+	if (write(d->fd, &msg, sizeof(msg)) < 0 && errno != ENOENT)
+		log_debug("fs serve: attribute invalidation of node %llu: %s",
+			  (unsigned long long)nodeid, strerror(errno));
 }
 
 static const struct fuse_backing_ops fuse_dev_backing_ops = {
@@ -480,7 +507,10 @@ static void fuse_dev_usage(void)
 		"           ro, threads=N (default: CPUs, 2..8), poll_us=N (default 50, 0: off),\n"
 		"           inode_file_handles, announce_submounts, flock, no_passthrough,\n"
 		"           io_uring, stats, versions, vt_slots=N, no_vt_watch,\n"
-		"           dev, suid (root only; default nodev,nosuid)\n"
+		"           dev, suid (root only; default nodev,nosuid),\n"
+		"           subtype=NAME (mount type fuse.NAME, default nook; empty: fuse),\n"
+		"           fsname=NAME (the mount's source, default SRC), the mount flags\n"
+		"           noatime, nodiratime, relatime, strictatime, lazytime, noexec\n"
 		"  -f: accepted for mount.fuse3; nook always stays in the foreground\n"
 		"  --seccomp kill|trap|log|off: per-thread syscall filters (default kill)\n"
 		"  --sandbox namespace|chroot|none: per-thread capabilities, and with namespace\n"
@@ -489,11 +519,54 @@ static void fuse_dev_usage(void)
 }
 
 /*
- * The mount's own dev/suid options (nodev/nosuid by default, like fusermount) are not
- * server options and mean nothing to a guest's --fs share, so they are taken out of an
- * -o list here and the rest goes to fs_options_parse(). false if nothing is left.
+ * The mount's own dev/suid options (nodev/nosuid by default, like fusermount), its type
+ * (subtype=NAME: "fuse.NAME", default "fuse.nook"; an empty NAME: plain "fuse", as
+ * libfuse's low-level servers mount, which fstests' FSTYP=fuse expects) and its source
+ * (fsname=NAME, as libfuse's; default the shared directory's path) are not server
+ * options and mean nothing to a guest's --fs share, so they are taken out of an -o list
+ * here and the rest goes to fs_options_parse(). false if nothing is left.
  */
-static bool fuse_dev_mount_opts(const char *v, unsigned long *flags, char *rest, size_t len)
+struct fuse_dev_mount {
+	unsigned long flags;
+	char type[64];    /* "fuse.nook" */
+	char fsname[256]; /* the mount's source; empty: the shared directory */
+	bool noatime, nodiratime;
+};
+
+/* Mount flags by name, set (on) or cleared (off); "atime" and friends undo the "no" form. */
+static const struct {
+	const char *name;
+	unsigned long flag;
+	bool on;
+} fuse_dev_flag_opts[] = {
+	{ "noatime", MS_NOATIME, true },        { "atime", MS_NOATIME, false },
+	{ "nodiratime", MS_NODIRATIME, true },  { "diratime", MS_NODIRATIME, false },
+	{ "relatime", MS_RELATIME, true },      { "norelatime", MS_RELATIME, false },
+	{ "strictatime", MS_STRICTATIME, true }, { "lazytime", MS_LAZYTIME, true },
+	{ "nolazytime", MS_LAZYTIME, false },   { "noexec", MS_NOEXEC, true },
+	{ "exec", MS_NOEXEC, false },
+};
+
+/* One mount flag option; false when tok is none. */
+static bool fuse_dev_flag_opt(const char *tok, struct fuse_dev_mount *m)
+{
+	for (size_t i = 0; i < sizeof(fuse_dev_flag_opts) / sizeof(fuse_dev_flag_opts[0]); i++) {
+		if (strcmp(tok, fuse_dev_flag_opts[i].name))
+			continue;
+		if (fuse_dev_flag_opts[i].on)
+			m->flags |= fuse_dev_flag_opts[i].flag;
+		else
+			m->flags &= ~fuse_dev_flag_opts[i].flag;
+		if (fuse_dev_flag_opts[i].flag == MS_STRICTATIME && fuse_dev_flag_opts[i].on)
+			m->flags &= ~(unsigned long)(MS_NOATIME | MS_RELATIME);
+		m->noatime = m->flags & MS_NOATIME;
+		m->nodiratime = m->flags & MS_NODIRATIME;
+		return true;
+	}
+	return false;
+}
+
+static bool fuse_dev_mount_opts(const char *v, struct fuse_dev_mount *m, char *rest, size_t len)
 {
 	char buf[512], *tok, *save;
 	size_t n = 0;
@@ -502,13 +575,19 @@ static bool fuse_dev_mount_opts(const char *v, unsigned long *flags, char *rest,
 	rest[0] = 0;
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(tok, "dev"))
-			*flags &= ~(unsigned long)MS_NODEV;
+			m->flags &= ~(unsigned long)MS_NODEV;
 		else if (!strcmp(tok, "nodev"))
-			*flags |= MS_NODEV;
+			m->flags |= MS_NODEV;
 		else if (!strcmp(tok, "suid"))
-			*flags &= ~(unsigned long)MS_NOSUID;
+			m->flags &= ~(unsigned long)MS_NOSUID;
 		else if (!strcmp(tok, "nosuid"))
-			*flags |= MS_NOSUID;
+			m->flags |= MS_NOSUID;
+		else if (!strncmp(tok, "subtype=", 8))
+			snprintf(m->type, sizeof(m->type), "fuse%s%s", tok[8] ? "." : "", tok + 8);
+		else if (!strncmp(tok, "fsname=", 7))
+			snprintf(m->fsname, sizeof(m->fsname), "%s", tok + 7);
+		else if (fuse_dev_flag_opt(tok, m))
+			;
 		else if (n < len)
 			n += (size_t)snprintf(rest + n, len - n, "%s%s", n ? "," : "", tok);
 	}
@@ -532,7 +611,7 @@ int fs_serve_main(int argc, char **argv)
 	struct fuse_dev d = { .fd = -1, .poll_fd = -1 };
 	const char *pos[2] = { NULL, NULL };
 	char err[512], mnt[PATH_MAX], data[256], rest[512];
-	unsigned long flags = MS_NOSUID | MS_NODEV;
+	struct fuse_dev_mount m = { .flags = MS_NOSUID | MS_NODEV, .type = "fuse.nook" };
 	struct stat st;
 	sigset_t sigs;
 	int npos = 0, sig = 0, status = 1, sec;
@@ -565,7 +644,7 @@ int fs_serve_main(int argc, char **argv)
 				log_err("fs serve: -o list longer than %zu bytes", sizeof(rest) - 1);
 				return 2;
 			}
-			if (fuse_dev_mount_opts(v, &flags, rest, sizeof(rest)) &&
+			if (fuse_dev_mount_opts(v, &m, rest, sizeof(rest)) &&
 			    fs_options_parse(&o, rest, err, sizeof(err))) {
 				log_err("fs serve: %s", err);
 				return 2;
@@ -591,8 +670,15 @@ int fs_serve_main(int argc, char **argv)
 		fuse_dev_usage();
 		return 2;
 	}
+	o.noatime = m.noatime;
+	o.nodiratime = m.nodiratime;
+	/* Kernel passthrough reads through a backing file the kernel opens with the client's
+	 * flags, never our O_NOATIME, so the host would update atime: noatime serves file
+	 * data itself (generic/120). */
+	if (o.noatime)
+		o.passthrough = false;
 	/* Device nodes and set-id programs on the mount act with the host's authority. */
-	if ((flags & (MS_NODEV | MS_NOSUID)) != (MS_NODEV | MS_NOSUID) && geteuid() != 0) {
+	if ((m.flags & (MS_NODEV | MS_NOSUID)) != (MS_NODEV | MS_NOSUID) && geteuid() != 0) {
 		log_err("fs serve: the dev and suid options need root");
 		return 2;
 	}
@@ -636,12 +722,13 @@ int fs_serve_main(int argc, char **argv)
 	}
 	fuse_dev_uring_setup(&d, &o);
 	fuse_server_set_backing(d.srv, &fuse_dev_backing_ops, &d);
+	fuse_server_set_notify(d.srv, fuse_dev_inval_attr, &d);
 	snprintf(data, sizeof(data),
 		 "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions,"
 		 "max_read=%u", d.fd, 1u << 20);
 	if (o.readonly)
-		flags |= MS_RDONLY;
-	if (mount(o.source, mnt, "fuse.nook", flags, data)) {
+		m.flags |= MS_RDONLY;
+	if (mount(m.fsname[0] ? m.fsname : o.source, mnt, m.type, m.flags, data)) {
 		log_err("fs serve: mounting at '%s': %s", mnt, strerror(errno));
 		goto out;
 	}
@@ -687,8 +774,14 @@ int fs_serve_main(int argc, char **argv)
 		if (sig == SIGINT || sig == SIGTERM)
 			stopping = true;
 	}
-	/* Detach the mount; once the kernel drops the connection the reads fail ENODEV. */
-	umount2(mnt, MNT_DETACH);
+	/*
+	 * Detach the mount; once the kernel drops the connection the reads fail ENODEV.
+	 * Not when they already did (an external umount): the mount point may then hold
+	 * the next server's mount (a remount starts it at once), which a detach by path
+	 * would take away.
+	 */
+	if (stopping || !atomic_load(&d.unmounted))
+		umount2(mnt, MNT_DETACH);
 	{
 		struct timespec until;
 		int left;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fs/fuse_abi.h"
+#include "fs/inode.h"
 #include "fs/fuse_iov.h"
 #include "fs/handle.h"
 #include "fs/passthrough.h"
@@ -204,10 +205,14 @@ static uint64_t fuse_wanted_flags(const struct fuse_server *s)
 {
 	const struct fs_options *o = &s->fs.opt;
 	uint64_t f = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_ATOMIC_O_TRUNC |
-		     FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES | FUSE_DONT_MASK | FUSE_ASYNC_DIO |
+		     FUSE_BIG_WRITES | FUSE_DONT_MASK | FUSE_ASYNC_DIO |
 		     FUSE_HANDLE_KILLPRIV_V2 | FUSE_MAX_PAGES | FUSE_SETXATTR_EXT | FUSE_INIT_EXT |
 		     FUSE_CREATE_SUPP_GROUP;
 
+	/* File handles of the client's only survive a FORGET or a new server with stable
+	 * node ids (fs/inode_id.h); without them handles would go stale, so none offered. */
+	if (inode_table_stable_ids(s->fs.inodes))
+		f |= FUSE_EXPORT_SUPPORT;
 	if (o->cache == FS_CACHE_AUTO)
 		f |= FUSE_AUTO_INVAL_DATA;
 	if (o->cache != FS_CACHE_NEVER)
@@ -1291,6 +1296,13 @@ void fuse_server_set_backing(struct fuse_server *s, const struct fuse_backing_op
 			     void *opaque)
 {
 	backing_table_set_ops(s->fs.backings, ops, opaque);
+}
+
+void fuse_server_set_notify(struct fuse_server *s, void (*inval_attr)(void *opaque, uint64_t nodeid),
+			    void *opaque)
+{
+	s->fs.inval_attr = inval_attr;
+	s->fs.inval_opaque = opaque;
 }
 
 void fuse_server_offer_uring(struct fuse_server *s)

@@ -41,6 +41,11 @@ struct fs_options {
 	int vt_slots;            /* its slot count when this server creates it */
 	bool vt_watch;           /* fanotify helper for changes by other host processes */
 	int max_fds;             /* fds held for inodes; 0 = inode_default_max_fds() */
+	/* The host mount's noatime/nodiratime (nook fs serve): the FUSE client never updates
+	 * atime itself, the host file system does on our reads, so we open files and
+	 * directories (or directories only) with O_NOATIME. */
+	bool noatime;
+	bool nodiratime;
 };
 
 #define FS_POLL_US_MAX 10000
@@ -159,6 +164,16 @@ struct fuse_backing_ops {
 	int (*open)(void *opaque, int fd);
 	void (*close)(void *opaque, int id);
 };
+
+/*
+ * A transport that can send notifications (/dev/fuse) registers inval_attr: the server
+ * calls it when it changed a node's attributes on its own while serving a request whose
+ * reply carries none (set-id bits dropped by a WRITE, FALLOCATE or an O_TRUNC open), so
+ * the client does not show the old mode until its attribute timeout (generic/355). It
+ * runs on the worker before that request's reply. Call before serving.
+ */
+void fuse_server_set_notify(struct fuse_server *s, void (*inval_attr)(void *opaque, uint64_t nodeid),
+			    void *opaque);
 
 /* Registers (or with ops NULL, removes) the passthrough hook. Call before serving. */
 void fuse_server_set_backing(struct fuse_server *s, const struct fuse_backing_ops *ops,

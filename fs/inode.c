@@ -1,6 +1,7 @@
 /* The inode table (see fs/inode.h). */
 #include "fs/inode.h"
 #include "fs/vtab.h"
+#include "fs/inode_id.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,8 @@
 #include <sys/resource.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include "vmm/log.h"
 
 #define INODE_HASH_BITS 14
 #define INODE_MAX_SLOTS (1u << 30)
@@ -35,6 +38,9 @@ struct inode_table {
 	int nmounts;
 	uint64_t max_fds, nfds;  /* fd budget and fds held by inodes */
 	struct inode *lru_head, *lru_tail;
+	struct inode_id_fs ids;  /* stable node ids, when the share allows them */
+	struct inode *idhash[1u << INODE_HASH_BITS];
+	uint32_t table_bit;      /* INODE_ID_TABLE_BIT in table ids when ids are on */
 };
 
 static uint32_t inode_hash(uint64_t dev, uint64_t ino, uint64_t mnt)
@@ -80,6 +86,42 @@ static uint32_t inode_alloc_slot(struct inode_table *t)
 	if (t->nslots == t->cap && inode_grow(t))
 		return 0;
 	return t->nslots++;
+}
+
+static uint32_t inode_id_hash(uint64_t nodeid)
+{
+	return (uint32_t)((nodeid * 0x9e3779b97f4a7c15ull) >> (64 - INODE_HASH_BITS));
+}
+
+static bool inode_has_stable_id(const struct inode_table *t, uint64_t nodeid)
+{
+	return t->table_bit && inode_id_is_stable(nodeid);
+}
+
+/* The inode of a node id, or NULL; called locked. */
+static struct inode *inode_find(struct inode_table *t, uint64_t nodeid)
+{
+	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
+	struct inode *ino;
+
+	if (inode_has_stable_id(t, nodeid)) {
+		for (ino = t->idhash[inode_id_hash(nodeid)]; ino; ino = ino->idnext)
+			if (ino->nodeid == nodeid)
+				return ino;
+		return NULL;
+	}
+	/* The root is slot 1 in any table, reached by node id 1 only; other table ids
+	 * carry table_bit. */
+	if (nodeid != FUSE_ROOT_ID_VALUE) {
+		if ((idx & INODE_ID_TABLE_BIT) != t->table_bit)
+			return NULL;
+		idx &= ~(uint32_t)INODE_ID_TABLE_BIT;
+		if (idx == FUSE_ROOT_ID_VALUE)
+			return NULL;
+	}
+	if (idx && idx < t->nslots && t->slot[idx] && t->gen[idx] == gen)
+		return t->slot[idx];
+	return NULL;
 }
 
 static void inode_unhash(struct inode_table *t, struct inode *ino)
@@ -150,16 +192,25 @@ static void inode_evict(struct inode_table *t)
  */
 static struct inode *inode_release(struct inode_table *t, struct inode *ino)
 {
-	uint32_t idx = (uint32_t)ino->nodeid;
+	uint32_t idx = (uint32_t)ino->nodeid & ~t->table_bit;
 
 	inode_unhash(t, ino);
 	inode_lru_del(t, ino);
 	if (ino->fd >= 0)
 		t->nfds--;	/* closed by inode_destroy, just after */
-	t->slot[idx] = NULL;
-	if (++t->gen[idx] == 0)
-		t->gen[idx] = 1;
-	t->free_idx[t->nfree++] = idx;
+	if (inode_has_stable_id(t, ino->nodeid)) {
+		struct inode **pp = &t->idhash[inode_id_hash(ino->nodeid)];
+
+		while (*pp && *pp != ino)
+			pp = &(*pp)->idnext;
+		if (*pp)
+			*pp = ino->idnext;
+	} else {
+		t->slot[idx] = NULL;
+		if (++t->gen[idx] == 0)
+			t->gen[idx] = 1;
+		t->free_idx[t->nfree++] = idx;
+	}
 	t->live--;
 	ino->hnext = NULL;
 	return ino;
@@ -211,6 +262,15 @@ struct inode_table *inode_table_new(int root_fd, bool file_handles, char *err, s
 	t->hash[inode_hash(root->dev, root->ino, root->mnt_id)] = root;
 	t->live = 1;
 	t->nfds = 1;
+	{
+		char why[128];
+
+		inode_id_probe(&t->ids, root_fd, &stx, why, sizeof(why));
+		if (inode_id_on(&t->ids))
+			t->table_bit = INODE_ID_TABLE_BIT;
+		else
+			log_debug("fs: no stable node ids (no export support): %s", why);
+	}
 	return t;
 fail:
 	free(root);
@@ -238,8 +298,18 @@ void inode_table_free(struct inode_table *t)
 			free(ino);
 		}
 	}
+	for (uint32_t i = 0; i < (1u << INODE_HASH_BITS); i++) {
+		for (struct inode *ino = t->idhash[i], *next; ino; ino = next) {
+			next = ino->idnext;
+			if (ino->fd >= 0)
+				close(ino->fd);
+			free(ino->fh);
+			free(ino);
+		}
+	}
 	for (int i = 0; i < t->nmounts; i++)
 		close(t->mounts[i].fd);
+	inode_id_close(&t->ids);
 	pthread_mutex_destroy(&t->lock);
 	free(t->slot);
 	free(t->gen);
@@ -259,16 +329,13 @@ void inode_table_set_vtab(struct inode_table *t, struct vtab *vt)
 
 struct inode *inode_get(struct inode_table *t, uint64_t nodeid)
 {
-	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
-	struct inode *ino = NULL;
+	struct inode *ino;
 
 	pthread_mutex_lock(&t->lock);
-	if (idx && idx < t->nslots && t->slot[idx] && t->gen[idx] == gen) {
-		ino = t->slot[idx];
-		/* In use: its fd (or handle) must not change under the request. */
-		if (ino->refs++ == 0)
-			inode_lru_del(t, ino);
-	}
+	ino = inode_find(t, nodeid);
+	/* In use: its fd (or handle) must not change under the request. */
+	if (ino && ino->refs++ == 0)
+		inode_lru_del(t, ino);
 	pthread_mutex_unlock(&t->lock);
 	return ino;
 }
@@ -335,9 +402,12 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 	uint64_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
 	uint64_t mnt = (stx->stx_mask & STATX_MNT_ID) ? stx->stx_mnt_id : 0;
 	struct inode *ino, **bucket;
-	uint32_t idx;
+	uint32_t idx = 0;
+	uint64_t id = 0;
+	bool id_done = false;
 
 	pthread_mutex_lock(&t->lock);
+again:
 	bucket = &t->hash[inode_hash(dev, stx->stx_ino, mnt)];
 	for (ino = *bucket; ino; ino = ino->hnext) {
 		if (ino->dev == dev && ino->ino == stx->stx_ino && ino->mnt_id == mnt) {
@@ -349,9 +419,19 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 			return ino;
 		}
 	}
+	/* A new object on the share root's own mount gets its stable id: the system call
+	 * runs unlocked, then the lookup is repeated (another request may have added it). */
+	if (t->table_bit && mnt == t->ids.mnt_id && !id_done) {
+		pthread_mutex_unlock(&t->lock);
+		id = inode_id_of(&t->ids, fd);
+		id_done = true;
+		pthread_mutex_lock(&t->lock);
+		goto again;
+	}
 	ino = calloc(1, sizeof(*ino));
-	idx = ino ? inode_alloc_slot(t) : 0;
-	if (!idx) {
+	if (ino && !id)
+		idx = inode_alloc_slot(t);
+	if (!ino || (!id && !idx)) {
 		pthread_mutex_unlock(&t->lock);
 		free(ino);
 		close(fd);
@@ -365,7 +445,6 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 	ino->mnt_id = mnt;
 	ino->mode = stx->stx_mode & S_IFMT;
 	ino->submount = mnt != parent_mnt;
-	ino->nodeid = (uint64_t)t->gen[idx] << 32 | idx;
 	/* gen 0: the slot must follow from a stat alone (the fanotify helper has no
 	 * generation either); an inode number reused later only shares a slot. */
 	ino->vt_slot = t->vt ? vtab_slot(t->vt, dev, stx->stx_ino, 0) : 0;
@@ -373,7 +452,17 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 	ino->refs = 1;
 	ino->hnext = *bucket;
 	*bucket = ino;
-	t->slot[idx] = ino;
+	if (id) {
+		/* Not yet known (the dev/ino lookup above missed), so not in idhash either. */
+		struct inode **ib = &t->idhash[inode_id_hash(id)];
+
+		ino->nodeid = id;
+		ino->idnext = *ib;
+		*ib = ino;
+	} else {
+		ino->nodeid = (uint64_t)t->gen[idx] << 32 | t->table_bit | idx;
+		t->slot[idx] = ino;
+	}
 	t->live++;
 	t->nfds++;
 	/* Symlinks and special files stay as O_PATH fds: handles of those are rarely
@@ -400,12 +489,10 @@ struct inode *inode_add(struct inode_table *t, int fd, const struct statx *stx, 
 
 void inode_forget(struct inode_table *t, uint64_t nodeid, uint64_t n)
 {
-	uint32_t idx = (uint32_t)nodeid, gen = (uint32_t)(nodeid >> 32);
 	struct inode *ino, *gone = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	if (idx && idx < t->nslots && (ino = t->slot[idx]) && t->gen[idx] == gen &&
-	    nodeid != FUSE_ROOT_ID_VALUE) {
+	if (nodeid != FUSE_ROOT_ID_VALUE && (ino = inode_find(t, nodeid))) {
 		ino->nlookup -= n < ino->nlookup ? n : ino->nlookup;
 		if (ino->nlookup == 0 && ino->refs == 0)
 			gone = inode_release(t, ino);
@@ -429,6 +516,19 @@ void inode_forget_all(struct inode_table *t)
 			ino = inode_release(t, ino);
 			ino->hnext = gone;
 			gone = ino;
+		}
+	}
+	for (uint32_t i = 0; i < (1u << INODE_HASH_BITS); i++) {
+		struct inode *ino = t->idhash[i], *next;
+
+		for (; ino; ino = next) {
+			next = ino->idnext;
+			ino->nlookup = 0;
+			if (ino->refs == 0) {
+				ino = inode_release(t, ino);
+				ino->hnext = gone;
+				gone = ino;
+			}
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -478,6 +578,16 @@ uint64_t inode_fd_count(struct inode_table *t)
 	n = t->nfds;
 	pthread_mutex_unlock(&t->lock);
 	return n;
+}
+
+bool inode_table_stable_ids(struct inode_table *t)
+{
+	return t->table_bit != 0;
+}
+
+int inode_reopen_id(struct inode_table *t, uint64_t nodeid)
+{
+	return t->table_bit ? inode_id_open(&t->ids, nodeid) : -ESTALE;
 }
 
 uint64_t inode_count(struct inode_table *t)

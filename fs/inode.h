@@ -38,6 +38,7 @@ struct inode {
 	 * recently used first; no_handle when the fd cannot become a handle. */
 	struct inode *lru_prev, *lru_next;
 	bool in_lru, no_handle;
+	struct inode *idnext;    /* chain of the stable id hash (fs/inode_id.h) */
 };
 
 struct inode_table;
@@ -85,6 +86,15 @@ uint64_t inode_default_max_fds(void);
 
 /* Fds held by inodes now (tests). */
 uint64_t inode_fd_count(struct inode_table *t);
+/* Are node ids stable host handles (fs/inode_id.h), i.e. may export be advertised? */
+bool inode_table_stable_ids(struct inode_table *t);
+
+/*
+ * LOOKUP(nodeid, ".") of a node id the table does not know (the client forgot it, or
+ * an earlier server gave it): an O_PATH fd of the object a stable id names, to register
+ * with inode_add(), or -ESTALE.
+ */
+int inode_reopen_id(struct inode_table *t, uint64_t nodeid);
 
 /* Number of live inodes (tests, statistics). */
 uint64_t inode_count(struct inode_table *t);

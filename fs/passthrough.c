@@ -186,6 +186,10 @@ static int pt_reopen(struct pt_fs *fs, int fd, int flags)
 
 	snprintf(name, sizeof(name), "%d", fd);
 	r = openat(fs->proc_fd, name, (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) | O_CLOEXEC);
+	/* O_NOATIME (the mount's noatime) needs ownership or CAP_FOWNER: without them the
+	 * open still happens, with atime updates. */
+	if (r < 0 && errno == EPERM && (flags & O_NOATIME))
+		return pt_reopen(fs, fd, flags & ~O_NOATIME);
 	return r < 0 ? -errno : r;
 }
 
@@ -373,26 +377,36 @@ static int pt_cred_enter(struct pt_fs *fs, const struct pt_req *rq, uint32_t uma
  * a chown it flags always, so there the caller passes capable (uid 0: we cannot see
  * CAP_FSETID) and a chown by root keeps set-gid without group-exec, as on ext4.
  */
-static void pt_kill_suidgid(int fd, int pathfd, const struct pt_req *rq, bool capable)
+static bool pt_kill_suidgid(int fd, int pathfd, const struct pt_req *rq, bool capable)
 {
 	struct statx stx;
 	mode_t m, nm;
 
 	if (pt_statx(fd >= 0 ? fd : pathfd, &stx) || !S_ISREG(stx.stx_mode))
-		return;
+		return false;
 	m = stx.stx_mode & 07777;
 	nm = m & ~(mode_t)S_ISUID;
 	if ((m & S_IXGRP) || (!capable && rq->gid != stx.stx_gid &&
 			      !(rq->has_supp_gid && rq->supp_gid == stx.stx_gid)))
 		nm &= ~(mode_t)S_ISGID;
 	if (nm == m)
-		return;
+		return false;
 	if (fd >= 0) {
-		if (fchmod(fd, nm))
+		if (fchmod(fd, nm)) {
 			log_debug("fs: clearing set-id bits: %s", strerror(errno));
-	} else {
-		syscall(SYS_fchmodat2, pathfd, "", nm, AT_EMPTY_PATH);
+			return false;
+		}
+		return true;
 	}
+	return syscall(SYS_fchmodat2, pathfd, "", nm, AT_EMPTY_PATH) == 0;
+}
+
+/* Set-id bits went while the reply carries no attributes: tell the client if we can. */
+static void pt_kill_suidgid_notify(struct pt_fs *fs, int fd, const struct pt_req *rq,
+				   uint64_t nodeid)
+{
+	if (pt_kill_suidgid(fd, -1, rq, false) && fs->inval_attr)
+		fs->inval_attr(fs->inval_opaque, nodeid);
 }
 
 /* A referenced inode and its fd, for the common "operate on nodeid" shape. */
@@ -426,6 +440,27 @@ static void pt_node_put(struct pt_fs *fs, struct pt_node *n)
 	n->ino = NULL;
 }
 
+/*
+ * LOOKUP(nodeid, ".") of a forgotten node: the client decodes a file handle of an inode
+ * it no longer has (export support). A stable id names its host object (fs/inode_id.h);
+ * it is registered again under the same id.
+ */
+static int pt_lookup_id(struct pt_fs *fs, uint64_t nodeid, struct fuse_entry_out *e)
+{
+	struct inode *root = inode_get(fs->inodes, FUSE_ROOT_ID_VALUE);
+	int fd = inode_reopen_id(fs->inodes, nodeid), err;
+
+	if (fd < 0 || !root) {
+		if (fd >= 0)
+			close(fd);
+		inode_put(fs->inodes, root);
+		return fd < 0 ? fd : -ESTALE;
+	}
+	err = pt_entry_from_fd(fs, root, fd, e);
+	inode_put(fs->inodes, root);
+	return err;
+}
+
 /* ---- operations ---- */
 
 int pt_lookup(struct pt_fs *fs, const struct pt_req *rq, const char *name, struct fuse_entry_out *e)
@@ -433,6 +468,8 @@ int pt_lookup(struct pt_fs *fs, const struct pt_req *rq, const char *name, struc
 	struct inode *dir = inode_get(fs->inodes, rq->nodeid);
 	int err;
 
+	if (!dir && !strcmp(name, "."))
+		return pt_lookup_id(fs, rq->nodeid, e);
 	if (!dir)
 		return -ESTALE;
 	err = pt_lookup_in(fs, dir, name, e);
@@ -715,6 +752,12 @@ int pt_link(struct pt_fs *fs, const struct pt_req *rq, uint64_t oldnode, const c
 	return err;
 }
 
+/* O_NOATIME for an open of a file or directory, when the host mount asked for it. */
+static int pt_noatime(const struct pt_fs *fs, bool dir)
+{
+	return fs->opt.noatime || (dir && fs->opt.nodiratime) ? O_NOATIME : 0;
+}
+
 /* Host open flags for a client's: never follow, never create here, no controlling tty. */
 static int pt_open_flags(struct pt_fs *fs, uint32_t flags)
 {
@@ -802,13 +845,14 @@ int pt_open(struct pt_fs *fs, const struct pt_req *rq, uint32_t flags, uint32_t 
 		err = dir ? -ENOTDIR : S_ISDIR(n.ino->mode) ? -EISDIR : -ENXIO;
 		goto out;
 	}
-	fd = pt_reopen(fs, n.fd, dir ? (O_RDONLY | O_DIRECTORY) : pt_open_flags(fs, flags));
+	fd = pt_reopen(fs, n.fd, dir ? (O_RDONLY | O_DIRECTORY | pt_noatime(fs, true)) :
+			   pt_open_flags(fs, flags) | pt_noatime(fs, false));
 	if (fd < 0) {
 		err = fd;
 		goto out;
 	}
 	if (!dir && fs->killpriv_v2 && (open_flags & FUSE_OPEN_KILL_SUIDGID) && (flags & O_TRUNC))
-		pt_kill_suidgid(fd, -1, rq, false);
+		pt_kill_suidgid_notify(fs, fd, rq, rq->nodeid);
 	b = NULL;
 	if (!dir && fs->passthrough) {
 		struct stat st;
@@ -916,7 +960,7 @@ static int64_t pt_write_done(struct pt_fs *fs, const struct pt_req *rq,
 			     const struct fuse_write_in *in, struct handle *h, ssize_t n)
 {
 	if (n > 0 && fs->killpriv_v2 && (in->write_flags & FUSE_WRITE_KILL_SUIDGID))
-		pt_kill_suidgid(h->fd, -1, rq, false);
+		pt_kill_suidgid_notify(fs, h->fd, rq, h->nodeid);
 	handle_put(fs->handles, h);
 	return n;
 }
@@ -1291,7 +1335,7 @@ int pt_fallocate(struct pt_fs *fs, const struct pt_req *rq, const struct fuse_fa
 	 * FALLOCATE carries no kill flag and a killpriv_v2 client leaves it to us: drop
 	 * set-id bits for a caller without CAP_FSETID, which we take to mean uid != 0. */
 	if (!err && fs->killpriv_v2 && rq->uid != 0)
-		pt_kill_suidgid(h->fd, -1, rq, false);
+		pt_kill_suidgid_notify(fs, h->fd, rq, h->nodeid);
 	handle_put(fs->handles, h);
 	return err;
 }

@@ -43,6 +43,10 @@ struct pt_fs {
 	bool passthrough;        /* FUSE_PASSTHROUGH: regular files open passed through */
 	bool dax_inode;          /* FUSE_HAS_INODE_DAX: FUSE_ATTR_DAX per inode */
 	uint64_t dax_min;        /* regular files this large use DAX (fuse_server_set_dax_min) */
+	/* Tells the client that a node's attributes changed behind its back, where the
+	 * transport can notify (/dev/fuse: FUSE_NOTIFY_INVAL_INODE); NULL otherwise. */
+	void (*inval_attr)(void *opaque, uint64_t nodeid);
+	void *inval_opaque;
 };
 
 /* Identity of the caller of one request (from fuse_in_header). */

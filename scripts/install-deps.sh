@@ -8,6 +8,9 @@ pkgs=(
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio lz4 xz-utils kmod
 	qemu-system-x86 fio python3 attr acl linux-perf e2fsprogs busybox-static
 	libjson-c-dev podman conmon runc
+	# check-xfstests: fstests' build (tests/xfstests/xfstests.mk) and what its tests run
+	xfslibs-dev uuid-dev libattr1-dev libacl1-dev libaio-dev libgdbm-dev liburing-dev
+	libcap-dev libtool-bin automake make pkg-config gawk xfsprogs fuse3 psmisc
 )
 missing=()
 for p in "${pkgs[@]}"; do

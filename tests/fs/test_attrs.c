@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -344,6 +345,53 @@ Test(attrs, setgid_without_group_exec_cleared_on_write_by_other)
 	cr_assert_eq(fst_as_nobody(fst_write_as_nobody, "g"), 0);
 	fst_ok(stat("g", &st));
 	cr_assert_eq(st.st_mode & 07777, 0666, "mode after write is %o", st.st_mode & 07777);
+}
+
+static int fst_direct_write_as_nobody(void *arg)
+{
+	static _Alignas(4096) char buf[4096];
+	int fd = open(arg, O_WRONLY | O_DIRECT);
+
+	if (fd < 0)
+		return errno;
+	memset(buf, 'd', sizeof(buf));
+	if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+		int err = errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * generic/355: a direct write by another user drops set-id bits, and a stat right after
+ * it shows that. Was a server bug: the server dropped them on the host, but the client
+ * (its attributes fresh from the chmod) showed the old mode until its attribute timeout;
+ * the server now sends FUSE_NOTIFY_INVAL_INODE before the WRITE's reply.
+ */
+Test(attrs, setuid_setgid_cleared_on_direct_write_by_other)
+{
+	struct statx stx;
+	struct stat st;
+	int err;
+
+	/* As generic/355: the writer owns the file (so the open is no permission check
+	 * that refreshes attributes) and set-gid has no group-exec. */
+	fst_write_file("d", "x", 1);
+	fst_ok(chown("d", FST_NOBODY, FST_NOBODY));
+	fst_ok(chmod("d", 06644));
+	fst_ok(stat("d", &st));          /* the client's attributes are fresh now */
+	err = fst_as_nobody(fst_direct_write_as_nobody, "d");
+	if (err == EINVAL)
+		cr_skip_test("no O_DIRECT on this file system");
+	cr_assert_eq(err, 0, "direct write: %s", strerror(err));
+	/* Asking for the mode alone, as stat(1) does: the client's write invalidated its
+	 * cached size and times, not the mode, so only a fresh mode can come back. */
+	fst_ok(statx(AT_FDCWD, "d", 0, STATX_MODE, &stx));
+	cr_assert_eq(stx.stx_mode & 07777, 02644, "mode right after a direct write is %o",
+		     stx.stx_mode & 07777);
 }
 
 static int fst_fallocate_as_nobody(void *arg)
