@@ -65,6 +65,8 @@ static const int seccomp_base[] = {
  */
 static const int seccomp_vcpu[] = {
 	SCMP_SYS(poll), SCMP_SYS(ppoll),
+	/* A DAX window exit inside a mapped file completes with pread/pwrite (fs/dax.c). */
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64),
 };
 
 /* Queue threads wait on eventfds and move bytes between guest memory and host fds. */
@@ -128,6 +130,10 @@ static const int seccomp_event_loop[] = {
 	SCMP_SYS(timerfd_gettime), SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigtimedwait),
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(openat), SCMP_SYS(lseek),
 	SCMP_SYS(fcntl), SCMP_SYS(rt_sigpending),	/* virtio_console_flush's SIGPIPE check */
+	/* The run control socket (vmm/run_control.c): clients, their frames, the socket
+	 * removed at teardown (sockets of new families stay forbidden: no socket()). */
+	SCMP_SYS(accept4), SCMP_SYS(setsockopt), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
+	SCMP_SYS(unlink), SCMP_SYS(unlinkat),
 };
 
 /* `nook fs serve` once mounted: sigwait, then detach the mount and join the workers. */
