@@ -34,9 +34,12 @@
 
 struct vtab {
 	int fd;
+	/* The table's directory, kept open: the last user removes the files through it,
+	 * also from inside the sandbox, where the directory's path no longer resolves. */
+	int dirfd;
+	char name[96], keyname[104];
 	bool in_use;             /* open completed: we hold a shared lock on fd */
 	char path[PATH_MAX];
-	char keypath[PATH_MAX];
 	uint8_t key[16];
 	struct vtab_header *hdr;
 	struct vtab_slot *slots;
@@ -247,8 +250,10 @@ struct vtab *vtab_open(int root_fd, const char *dir, uint64_t nslots, char *err,
 		return NULL;
 	}
 	vt->fd = -1;
+	vt->dirfd = -1;
+	snprintf(vt->name, sizeof(vt->name), "%s", name);
+	snprintf(vt->keyname, sizeof(vt->keyname), "%s", keyname);
 	snprintf(vt->path, sizeof(vt->path), "%s/%s", dir, name);
-	snprintf(vt->keypath, sizeof(vt->keypath), "%s/%s", dir, keyname);
 	for (int tries = 0; tries < 8 && vt->fd < 0; tries++) {
 		vt->fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (vt->fd >= 0) {
@@ -278,10 +283,10 @@ struct vtab *vtab_open(int root_fd, const char *dir, uint64_t nslots, char *err,
 	if (vtab_load_key(dirfd, dir, keyname, vt->key, err, errlen) || vtab_map(vt, err, errlen))
 		goto fail;
 	vt->in_use = true;
-	close(dirfd);
+	vt->dirfd = dirfd;
 	return vt;
 fail:
-	close(dirfd);
+	vt->dirfd = dirfd;
 	vtab_close(vt);
 	return NULL;
 }
@@ -294,11 +299,14 @@ void vtab_close(struct vtab *vt)
 		return;
 	/* The last user removes the files: key first, so no table name is ever left
 	 * without the key its users had (an opener reads the key under its lock). */
-	if (vt->in_use && !flock(vt->fd, LOCK_EX | LOCK_NB) && !fstat(vt->fd, &a) &&
-	    !stat(vt->path, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-		unlink(vt->keypath);
-		unlink(vt->path);
+	if (vt->in_use && vt->dirfd >= 0 && !flock(vt->fd, LOCK_EX | LOCK_NB) &&
+	    !fstat(vt->fd, &a) && !fstatat(vt->dirfd, vt->name, &b, AT_SYMLINK_NOFOLLOW) &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		unlinkat(vt->dirfd, vt->keyname, 0);
+		unlinkat(vt->dirfd, vt->name, 0);
 	}
+	if (vt->dirfd >= 0)
+		close(vt->dirfd);
 	if (vt->hdr)
 		munmap(vt->hdr, vt->size);
 	if (vt->fd >= 0)

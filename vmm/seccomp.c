@@ -134,12 +134,14 @@ static const int seccomp_event_loop[] = {
 	 * removed at teardown (sockets of new families stay forbidden: no socket()). */
 	SCMP_SYS(accept4), SCMP_SYS(setsockopt), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
 	SCMP_SYS(unlink), SCMP_SYS(unlinkat),
+	SCMP_SYS(flock),	/* the version table's last user removes it (fs/vtab.c) */
 };
 
 /* `nook fs serve` once mounted: sigwait, then detach the mount and join the workers. */
 static const int seccomp_fs_serve[] = {
 	SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigaction), SCMP_SYS(umount2),
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+	SCMP_SYS(flock), SCMP_SYS(unlinkat),	/* the version table's last user (fs/vtab.c) */
 };
 
 static const unsigned long seccomp_tty_ioctls[] = {
