@@ -24,6 +24,11 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+
+/* libseccomp's SCMP_A0/SCMP_A1 leave datum_b out of their compound literal, which clang
+ * (the fuzz build) rejects under -Wmissing-field-initializers: name every field. */
+#define SECCOMP_ARG(n, cmp, a, b) \
+	((struct scmp_arg_cmp){ .arg = (n), .op = (cmp), .datum_a = (a), .datum_b = (b) })
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,31 +307,31 @@ static int seccomp_add_extra(scmp_filter_ctx ctx, unsigned extra)
 
 	if (extra & SECCOMP_X_KVM) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				     SCMP_A1(SCMP_CMP_EQ, KVM_RUN));
+				     SECCOMP_ARG(1, SCMP_CMP_EQ, KVM_RUN, 0));
 		if (!r)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					     SCMP_A1(SCMP_CMP_EQ, KVM_GET_REGS));
+					     SECCOMP_ARG(1, SCMP_CMP_EQ, KVM_GET_REGS, 0));
 	}
 	/* The FUSE device's own ioctl type (FUSE_DEV_IOC_MAGIC 229). */
 	if (!r && (extra & SECCOMP_X_FUSE))
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, 229 << 8));
+				     SECCOMP_ARG(1, SCMP_CMP_MASKED_EQ, 0xff00, 229 << 8));
 	for (size_t i = 0; !r && (extra & SECCOMP_X_TTY) &&
 	     i < sizeof(seccomp_tty_ioctls) / sizeof(seccomp_tty_ioctls[0]); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				     SCMP_A1(SCMP_CMP_EQ, seccomp_tty_ioctls[i]));
+				     SECCOMP_ARG(1, SCMP_CMP_EQ, seccomp_tty_ioctls[i], 0));
 	/* Threads only (pthread_create), never a new process. */
 	if (!r && (extra & SECCOMP_X_THREADS))
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+				     SECCOMP_ARG(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	if (!r && (extra & SECCOMP_X_FS))
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1,
-				     SCMP_A0(SCMP_CMP_EQ, CLONE_FS));
+				     SECCOMP_ARG(0, SCMP_CMP_EQ, CLONE_FS, 0));
 	/* The pid is the one of the process compiling the filters: nook itself. */
 	if (!r && (extra & SECCOMP_X_WAKE))
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2,
-				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()),
-				     SCMP_A1(SCMP_CMP_EQ, SIGUSR1));
+				     SECCOMP_ARG(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0),
+				     SECCOMP_ARG(1, SCMP_CMP_EQ, SIGUSR1, 0));
 	return r;
 }
 
@@ -351,20 +356,20 @@ static int seccomp_add_spawner(scmp_filter_ctx ctx)
 				      SECCOMP_X_THREADS | SECCOMP_X_FS | SECCOMP_X_WAKE);
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+				     SECCOMP_ARG(0, SCMP_CMP_EQ, PR_SET_NAME, 0));
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				     SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS));
+				     SECCOMP_ARG(0, SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS, 0));
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 1,
-				     SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
+				     SECCOMP_ARG(0, SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER, 0));
 	/* sandbox_thread(): a child drops to its kind's capabilities first. */
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				     SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_DROP));
+				     SECCOMP_ARG(0, SCMP_CMP_EQ, PR_CAPBSET_DROP, 0));
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				     SCMP_A0(SCMP_CMP_EQ, PR_CAP_AMBIENT));
+				     SECCOMP_ARG(0, SCMP_CMP_EQ, PR_CAP_AMBIENT, 0));
 	if (!r)
 		r = seccomp_add_list(ctx, (const int[]){ SCMP_SYS(capget), SCMP_SYS(capset) }, 2);
 	return r;
