@@ -111,11 +111,6 @@ void vtfs_bump_fh(struct pt_fs *fs, uint64_t fh, unsigned what)
 	vtab_bump(fs->vt, vtfs_fh_slot(fs, fh), what);
 }
 
-void vtfs_volatile_fh(struct pt_fs *fs, uint64_t fh)
-{
-	vtab_meta_flags(fs->vt, vtfs_fh_slot(fs, fh), VTAB_META_VOLATILE, 0);
-}
-
 void vtfs_volatile_node(struct pt_fs *fs, uint64_t nodeid)
 {
 	vtab_meta_flags(fs->vt, vtfs_node_slot(fs, nodeid), VTAB_META_VOLATILE, 0);

@@ -26,9 +26,8 @@ void vtfs_detach(struct pt_fs *fs);
 void vtfs_bump_node(struct pt_fs *fs, uint64_t nodeid, unsigned what);
 void vtfs_bump_fh(struct pt_fs *fs, uint64_t fh, unsigned what);
 void vtfs_bump_slot(struct pt_fs *fs, uint64_t slot, unsigned what);
-/* Sets the "writable DAX mapping" flag of the fh's node, or of a node (guests use
- * timeouts for it then: DAX stores never reach the server). */
-void vtfs_volatile_fh(struct pt_fs *fs, uint64_t fh);
+/* Sets the "writable DAX mapping" flag of a node (guests use timeouts for it then: DAX
+ * stores never reach the server). By node id: Linux sends SETUPMAPPING no fh. */
 void vtfs_volatile_node(struct pt_fs *fs, uint64_t nodeid);
 
 /* The slot of the object name in directory parent names now (0: none): taken before
