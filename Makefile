@@ -88,6 +88,10 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) $(EMBED_OBJS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(CLANG_WARN) -O1 -g -fsanitize=fuzzer,address,undefined -I. -o $@ $^ $(LDLIBS)
 
+# Keep the instrumented objects: make would otherwise delete them as intermediates
+# after building one target and rebuild all of them for the next.
+.SECONDARY: $(FUZZ_LIB_OBJS)
+
 fuzz: $(FUZZ_BINS)
 
 check-fuzz: $(FUZZ_BINS)

@@ -172,7 +172,7 @@ int boot_load_bzimage_file(struct guest_mem *m, const struct boot_file *f,
 	struct setup_header h;
 	uint8_t jump;
 	size_t hdr_len, setup_size, payload;
-	uint64_t load, need;
+	uint64_t load, need, cmdline_max;
 	uint8_t *dst;
 
 	memset(bi, 0, sizeof(*bi));
@@ -236,9 +236,10 @@ int boot_load_bzimage_file(struct guest_mem *m, const struct boot_file *f,
 	bi->load_start = load;
 	bi->load_end = load + need;
 	bi->initrd_max = h.initrd_addr_max ? h.initrd_addr_max : 0x37ffffff;
-	bi->cmdline_max = h.cmdline_size ? h.cmdline_size + 1 : 256;
-	if (bi->cmdline_max > LAYOUT_CMDLINE_MAX)
-		bi->cmdline_max = LAYOUT_CMDLINE_MAX;
+	/* cmdline_size is the image's: 0xffffffff + 1 must not wrap to a zero limit. */
+	cmdline_max = h.cmdline_size ? (uint64_t)h.cmdline_size + 1 : 256;
+	bi->cmdline_max = (uint32_t)(cmdline_max < LAYOUT_CMDLINE_MAX ? cmdline_max :
+				     LAYOUT_CMDLINE_MAX);
 	bi->hdr.code32_start = (uint32_t)load;
 	return 0;
 }

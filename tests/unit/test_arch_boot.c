@@ -415,3 +415,21 @@ Test(arch_boot, elf_file_mapped_segment)
 	p[0] ^= 0xff;	/* private mapping: writable, and the file is unchanged */
 	cr_assert_eq(bi.entry, LAYOUT_KERNEL_LOAD);
 }
+
+/* Found by tests/fuzz/fuzz_boot.c: a header cmdline_size of 0xffffffff made the limit
+ * wrap to 0, so no command line at all could be written. It is capped instead. */
+Test(arch_boot, bzimage_huge_cmdline_size_is_capped)
+{
+	static uint8_t img[16384];
+	struct boot_image bi;
+	size_t len;
+	uint32_t huge = 0xffffffff;
+
+	map_ram(64 << 20);
+	len = make_bzimage(img, sizeof(img), 0x20f, XLF_KERNEL_64, 0);
+	memcpy(img + 0x1f1 + offsetof(struct setup_header, cmdline_size), &huge, sizeof(huge));
+	cr_assert_eq(boot_load_bzimage(&mem, img, len, &bi, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(bi.cmdline_max, LAYOUT_CMDLINE_MAX);
+	cr_assert_eq(boot_write_zero_page(&mem, &bi, "console=hvc0", 0, 0, err, sizeof(err)), 0,
+		     "%s", err);
+}
