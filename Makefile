@@ -4,6 +4,7 @@
 #   make nook       only build/nook
 #   make test       every test: unit (ASan/UBSan), host FUSE mount, fuzz (bounded), guest boots
 #   make bench      benchmarks that print figures (not tests)
+#   make fuzz-long  every fuzz target for 10 M executions or 1 h each (not in make test)
 #
 # Sources are picked up by directory, so a new .c file in vmm/ arch/x86_64/ devices/ fs/
 # needs no Makefile change. Each area may add its own rules in a fragment (*.mk) that
@@ -40,7 +41,7 @@ ALL_TARGETS   := $(BUILD)/nook
 TEST_TARGETS  := check-unit check-fuzz
 BENCH_TARGETS :=
 
-.PHONY: all nook test check-unit fuzz check-fuzz bench clean distclean
+.PHONY: all nook test check-unit fuzz check-fuzz fuzz-long bench clean distclean
 .DEFAULT_GOAL := all
 
 # Area fragments (guest kernel, initramfs, the built-in guest init, integration tests,
@@ -103,6 +104,14 @@ check-fuzz: $(FUZZ_BINS)
 	       $$work $$corpus > $$work.log 2>&1; then tail -n 60 $$work.log; exit 1; fi; \
 	  grep -E '^stat::number_of_executed_units|^Done' $$work.log || tail -n 3 $$work.log; \
 	done
+
+# Long fuzzing, not part of make test: every target for FUZZ_LONG_RUNS executions or
+# FUZZ_LONG_SECONDS each, whichever comes first (tests/fuzz/fuzz_long.sh).
+FUZZ_LONG_RUNS ?= 10000000
+FUZZ_LONG_SECONDS ?= 3600
+fuzz-long: $(FUZZ_BINS)
+	FUZZ_LONG_RUNS=$(FUZZ_LONG_RUNS) FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) \
+	  tests/fuzz/fuzz_long.sh $(BUILD) $(FUZZ_BINS)
 
 test: $(TEST_TARGETS)
 
