@@ -783,6 +783,40 @@ Test(fuse_ops, setfacl_kill_sgid_dir)
 	cr_assert_eq(st.st_mode & 07777, 0755);
 }
 
+/* generic/375, the file half: the client's flag drops set-gid from a regular file; without
+ * it (a member of the group, or a capable caller) set-gid stays. */
+Test(fuse_ops, setfacl_kill_sgid_file)
+{
+	static const unsigned char acl[] = { 2, 0, 0, 0,
+		1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+		4, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+		0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff };
+	struct fuse_entry_out e;
+	struct fuse_setxattr_in si = { .size = sizeof(acl) };
+	char buf[256];
+	struct stat st;
+	size_t n;
+	int err;
+
+	host_write("f", "x");
+	chmod(ft_path(&t, "f"), 02755);
+	cr_assert_eq(ft_lookup(&t, 1, "f", &e), 0);
+	n = ft_args(buf, &si, sizeof(si), "system.posix_acl_access", NULL);
+	memcpy(buf + n, acl, sizeof(acl));
+	err = ft_req(&t, FUSE_SETXATTR, e.nodeid, buf, n + sizeof(acl), NULL, 0, NULL);
+	if (err == -EOPNOTSUPP)
+		cr_skip_test("no POSIX ACLs on /tmp");
+	cr_assert_eq(err, 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 02755);
+	si.setxattr_flags = FUSE_SETXATTR_ACL_KILL_SGID;
+	n = ft_args(buf, &si, sizeof(si), "system.posix_acl_access", NULL);
+	memcpy(buf + n, acl, sizeof(acl));
+	cr_assert_eq(ft_req(&t, FUSE_SETXATTR, e.nodeid, buf, n + sizeof(acl), NULL, 0, NULL), 0);
+	cr_assert_eq(stat(ft_path(&t, "f"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0755);
+}
+
 Test(fuse_ops, fallocate_lseek_data_hole)
 {
 	struct fuse_entry_out e;

@@ -5,15 +5,18 @@
 #
 # NOOK is the nook binary, FSTESTS_DIR an fstests tree built by tests/xfstests/xfstests.mk,
 # WORK_DIR a scratch directory (images, mount points, results). Each PASS is
-# NAME=NOOK_OPTIONS (default: "defaults=" and "no_passthrough=no_passthrough"); every
-# pass runs `./check -g quick` with FSTYP=fuse and FUSE_SUBTYP=.nook, so fstests mounts
+# NAME=NOOK_OPTIONS[@GROUPS] (default: "defaults=", "no_passthrough=no_passthrough" and
+# "posix_acl=posix_acl@acl");
+# a pass runs `./check -g GROUPS` (GROUPS: fstests groups, comma-separated; default
+# XFSTESTS_GROUP, i.e. quick) with FSTYP=fuse and FUSE_SUBTYP=.nook, so fstests mounts
 # through `mount -t fuse.nook SRC DIR`, i.e. our helper tests/xfstests/mount.fuse.nook
 # (installed as /sbin/mount.fuse.nook for the run). Each source is the root of its own
 # loop-mounted ext4 image, made fresh for each pass (generic/103 fills the disk; the
 # images are sparse files). As any root mount, the helper's mounts allow device nodes
 # and set-id programs (fstests runs both on the mount, as ext4 allows).
 #
-# Prints one line per pass ("ran R, failed F, not run N") and the failed tests; exits 1
+# Prints one line per pass and the failed tests, then one summary line over all passes
+# ("ran R, failed F, not run N"); exits 1
 # when any pass failed a test or could not run. Tests listed in tests/xfstests/exclude
 # (each with its reason) are not run (XFSTESTS_NO_EXCLUDE=1: run them too). XFSTESTS_GROUP (default quick) and XFSTESTS_TESTS
 # (explicit test names instead of a group) narrow a run; XFSTESTS_TIMEOUT bounds a pass
@@ -23,7 +26,7 @@ set -u
 [ "$(id -u)" = 0 ] || { echo "check-xfstests: needs root (loop mounts, FUSE mounts, users)" >&2; exit 1; }
 nook=$(realpath "$1"); fst=$(realpath "$2"); W=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# -gt 0 ] || set -- defaults= no_passthrough=no_passthrough
+[ $# -gt 0 ] || set -- defaults= no_passthrough=no_passthrough posix_acl=posix_acl@acl
 group=${XFSTESTS_GROUP:-quick}
 limit=${XFSTESTS_TIMEOUT:-2400}
 helper=/sbin/mount.fuse.nook
@@ -86,9 +89,14 @@ exclusions() {
 }
 
 fail=0
+all_ran=0 all_failed=0 all_notrun=0
 total_start=$(date +%s)
 for pass in "$@"; do
 	name=${pass%%=*}; opts=${pass#*=}
+	# NAME=OPTS@GROUPS: this pass runs those groups instead of $group (the posix_acl pass
+	# runs -g acl only: the rest of quick does not look at ACLs and costs minutes).
+	pgroup=$group
+	case $opts in *@*) pgroup=${opts#*@}; opts=${opts%%@*} ;; esac
 	mopts=${opts:+,$opts}
 	teardown
 	rm -rf "$W/dev" "$W/mnt" "$W/log" "$W/img"
@@ -113,7 +121,7 @@ export RESULT_BASE=$W/results/$name
 EOF
 	# XFSTESTS_NO_EXCLUDE=1 runs the excluded tests too (to check that a reason holds).
 	if [ -n "${XFSTESTS_NO_EXCLUDE:-}" ]; then : > "$W/$name.exclude"; else exclusions "$name" > "$W/$name.exclude"; fi
-	if [ -n "${XFSTESTS_TESTS:-}" ]; then sel=$XFSTESTS_TESTS; else sel="-g $group"; fi
+	if [ -n "${XFSTESTS_TESTS:-}" ]; then sel=$XFSTESTS_TESTS; else sel="-g $pgroup"; fi
 	start=$(date +%s)
 	# shellcheck disable=SC2086 # $sel is a list of words
 	(cd "$fst" && HOST_OPTIONS=$W/$name.config timeout -k 30 "$limit" \
@@ -126,7 +134,8 @@ EOF
 	ran=$((tried - notrun))
 	failed=$(sed -n 's/^Failures: //p' "$W/$name.log" | tail -n 1)
 	nfailed=$(echo $failed | wc -w)
-	echo "check-xfstests: $name (${opts:-no options}): ran $ran, failed $nfailed, not run $notrun ($(wc -l < "$W/$name.exclude") excluded) in ${secs}s"
+	all_ran=$((all_ran + ran)) all_failed=$((all_failed + nfailed)) all_notrun=$((all_notrun + notrun))
+	echo "check-xfstests: $name (${opts:-no options}; $sel): ran $ran, failed $nfailed, not run $notrun ($(wc -l < "$W/$name.exclude") excluded) in ${secs}s"
 	if [ $nfailed -gt 0 ]; then
 		echo "check-xfstests: $name failed: $failed (see $W/results/$name/)"
 		fail=1
@@ -137,5 +146,6 @@ EOF
 		fail=1
 	fi
 done
-echo "check-xfstests: all passes in $(( $(date +%s) - total_start ))s"
+# The one summary line, over all passes.
+echo "check-xfstests: $# passes: ran $all_ran, failed $all_failed, not run $all_notrun in $(( $(date +%s) - total_start ))s"
 exit $fail

@@ -2,14 +2,17 @@
 #
 #   make check-xfstests   builds fstests under build/xfstests/ from the unmodified upstream
 #                         tarball, then runs tests/xfstests/run.sh: -g quick once with the
-#                         defaults and once with no_passthrough (the guests' data path)
+#                         defaults and once with no_passthrough (the guests' data path),
+#                         then -g acl with posix_acl (~15 s; quick's other tests do not
+#                         look at ACLs)
 #
 # The tarball is not part of the repository: CI has it next to the clone, in
 # ../shared/vendor/. XFSTESTS_TARBALL overrides the path (a clone elsewhere).
 XFSTESTS_TARBALL ?= $(CURDIR)/../shared/vendor/xfstests-63a2972.tar.xz
 XFSTESTS_DIR     := $(BUILD)/xfstests
-# The passes: NAME=OPTIONS (nook fs serve -o options, after dev,suid).
-XFSTESTS_PASSES  ?= defaults= no_passthrough=no_passthrough
+# The passes: NAME=OPTIONS[@GROUPS] (nook fs serve -o options, after dev,suid; fstests
+# groups, default quick).
+XFSTESTS_PASSES  ?= defaults= no_passthrough=no_passthrough posix_acl=posix_acl@acl
 
 # Unpacked and built once (again when the tarball changes); the build is ~30 s here. A
 # missing tarball is one clear error, not make's "no rule" (hence the wildcard).
