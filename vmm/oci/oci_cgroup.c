@@ -161,6 +161,39 @@ static bool cg_has(const char *dir, const char *file)
 	return access(path, F_OK) == 0;
 }
 
+static int cg_read(const char *dir, const char *file, char *buf, size_t len)
+{
+	char path[2048];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* A new v1 cpuset starts with no CPUs and no memory nodes, and joining it fails with
+ * ENOSPC: give it its parent's (as runc does). */
+static void cg_cpuset_inherit(const char *parent, const char *dir)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	char val[1024];
+
+	for (int i = 0; i < 2; i++)
+		if (!cg_read(dir, files[i], val, sizeof(val)) && !val[0] &&
+		    !cg_read(parent, files[i], val, sizeof(val)) && val[0])
+			cg_write(dir, files[i], val);
+}
+
 /* mkdir -p of c->path below one hierarchy; each directory made is noted in log. On v2
  * the memory and cpu controllers are enabled on the way down (best effort: a parent
  * that cannot delegate them leaves the limit files absent, caught by the caller). */
@@ -177,14 +210,19 @@ static int cg_mkdirs(const struct cg_mount *m, const char *path, FILE *log, char
 		n = strcspn(s, "/");
 		if (m->v2)
 			cg_write(full, "cgroup.subtree_control", "+memory +cpu");
-		if (strlen(full) + 1 + n + 1 > len)
+		char parent[2048];
+
+		if (strlen(full) + 1 + n + 1 > len || strlen(full) >= sizeof(parent))
 			return -1;
+		strcpy(parent, full);
 		strcat(full, "/");
 		strncat(full, s, n);
 		if (mkdir(full, 0755) == 0)
 			fprintf(log, "%s\n", full);
 		else if (errno != EEXIST)
 			return -1;
+		if (!m->v2)
+			cg_cpuset_inherit(parent, full);
 		s += n;
 	}
 	return 0;
