@@ -105,7 +105,8 @@ has "run -t: a resize reaches the workload" "$out" "40 120"
 # One run on podman's default network (not --network none: the container must still
 # start, with loopback only) and --memory 256m --cpus 1: the VMM is in podman's cgroup,
 # which holds the limits; the guest gets 256 MiB minus the VMM's 64 MiB headroom.
-id=$(pm run -d --memory 256m --cpus 1 --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+# --cap-drop ALL --cap-add CHOWN --cap-add NET_RAW: the workload and an exec get exactly those.
+id=$(pm run -d --memory 256m --cpus 1 --cap-drop ALL --cap-add CHOWN --cap-add NET_RAW --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
 	localhost/nook-oci-bb sleep 600 2>&1); rc=$?
 check "run -d on the default network starts" "$rc" 0
 vmm=$(pm inspect -f '{{.State.Pid}}' "$id" 2>/dev/null)
@@ -124,7 +125,13 @@ check "the cgroup's CPU quota is one CPU" "$quota" 100000
 memtotal=$(pm exec "$id" sh -c 'while read k v u; do [ "$k" = MemTotal: ] && echo $v; done < /proc/meminfo' 2>&1)
 echo "# guest MemTotal under --memory 256m: ${memtotal} kB"
 check "the guest has 192 MiB (256 minus headroom)" "$([ "${memtotal:-0}" -gt 150000 ] 2>/dev/null && [ "$memtotal" -le 196608 ] && echo yes)" yes
-has "the default network gives the guest loopback" "$(pm exec "$id" cat /proc/net/dev 2>&1)" "lo:"
+check "loopback is up in the guest (IFF_UP|IFF_LOOPBACK)" "$(pm exec "$id" cat /sys/class/net/lo/flags 2>&1)" 0x9
+caps='for p in /proc/[0-9]*; do read n < $p/comm; [ "$n" = sleep ] && while read k v; do
+	case $k in CapEff:|CapBnd:) printf "%s%s " $k $v;; esac; done < $p/status; done'
+check "the workload has the spec's capabilities" "$(pm exec "$id" sh -c "$caps" 2>&1)" \
+	"CapEff:0000000000002001 CapBnd:0000000000002001 "
+check "an exec has them too" "$(pm exec "$id" sh -c 'while read k v; do case $k in CapEff:|CapBnd:) printf "%s%s " $k $v;; esac; done < /proc/self/status' 2>&1)" \
+	"CapEff:0000000000002001 CapBnd:0000000000002001 "
 pm rm -f "$id" >/dev/null 2>&1; check "rm -f" "$?" 0
 check "delete removed the container's cgroup" "$(ls -d /sys/fs/cgroup/memory"$cg" /sys/fs/cgroup"$cg" 2>/dev/null | grep -c "libpod-$id")" 0
 out=$(pm run --rm --memory 100m "${RUNOPTS[@]}" localhost/nook-oci-bb true 2>&1); rc=$?

@@ -4,6 +4,7 @@
  * error before anything starts, never in a half-started VM.
  */
 #include "vmm/oci/oci_spec.h"
+#include "vmm/oci/oci_seccomp.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -439,7 +440,8 @@ int oci_spec_translate_json(const char *json, const char *bundle, struct oci_pla
 			oci_fail(err, errlen, "config.json: %s", why);
 			goto out;
 		}
-		if (oci_linux_records(spec, &out->records, err, errlen))
+		if (oci_linux_records(spec, &out->records, err, errlen) ||
+		    oci_seccomp_records(spec, &out->records, err, errlen))
 			goto out;
 	}
 	v = get_typed(spec, "hostname", json_type_string, &bad);
