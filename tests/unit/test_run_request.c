@@ -767,3 +767,26 @@ Test(run_request, bad_capability_records)
 	rec(RUN_REC_CAPS, "p:0000000000000001");
 	cr_assert_parse_fails("set repeated");
 }
+
+/* RUN_REC_SECCOMP: lowercase hex of whole instructions, once. */
+Test(run_request, seccomp_filter)
+{
+	static const char *const bad[] = { "", "0011", "00112233445566gg", "00112233445566AA" };
+
+	magic();
+	rec(RUN_REC_ARG, "true");
+	rec(RUN_REC_SECCOMP, "0600000000000000");
+	cr_assert_eq(parse(), 0, "%s", req.error);
+	cr_assert_str_eq(req.seccomp_hex, "0600000000000000");
+	cr_assert_eq(req.seccomp_len, 16);
+	rec(RUN_REC_SECCOMP, "0600000000000000");
+	cr_assert_parse_fails("repeated");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		teardown();
+		setup();
+		magic();
+		rec(RUN_REC_ARG, "true");
+		rec(RUN_REC_SECCOMP, bad[i]);
+		cr_assert_eq(parse(), -1, "case %zu parsed", i);
+	}
+}
