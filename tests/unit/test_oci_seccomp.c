@@ -103,3 +103,46 @@ Test(oci_seccomp, podman_default_profile)
 	oci_records_free(&r);
 	json_object_put(spec);
 }
+
+/* The exported program does what the profile says: a child that installs it (after
+ * no_new_privs, as the guest init does) gets EPERM from mkdir and nothing else changes. */
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+Test(oci_seccomp, program_denies_mkdir)
+{
+	static struct sock_filter prog[RUN_SECCOMP_MAX_BPF / sizeof(struct sock_filter)];
+	struct oci_records r;
+	char err[256] = "", dir[64];
+	unsigned char *out = (unsigned char *)prog;
+	size_t n;
+	int status;
+	pid_t pid;
+
+	cr_assert_eq(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+			     "[\"mkdir\",\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}",
+			     &r, err), 0, "%s", err);
+	n = strlen(r.data + 1) / 2;
+	for (size_t i = 0; i < n; i++)
+		sscanf(r.data + 1 + 2 * i, "%2hhx", &out[i]);
+	oci_records_free(&r);
+	snprintf(dir, sizeof(dir), "/tmp/oci-sc-%d", (int)getpid());
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct sock_fprog fp = { (unsigned short)(n / 8), prog };
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0))
+			_exit(2);
+		_exit(mkdir(dir, 0700) == -1 && errno == EPERM && getpid() > 0 ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_assert_neq(access(dir, F_OK), 0, "mkdir went through");
+}
