@@ -55,6 +55,15 @@
 #define RUN_REC_MASK		'M'	/* path to hide (an empty read-only tmpfs over a
 					 * directory, /dev/null over a file), repeatable */
 #define RUN_REC_READONLY	'R'	/* path to remount read-only, repeatable */
+#define RUN_REC_CAPS		'C'	/* "S:XXXXXXXXXXXXXXXX": capability set S (b bounding,
+					 * e effective, p permitted, i inheritable, a ambient)
+					 * as 16 hex digits of CAP_* bits; each S once. With
+					 * any, the command gets exactly these sets (a set not
+					 * sent is empty); without, root's full set */
+#define RUN_REC_SECCOMP		'S'	/* the workload's seccomp filter: its struct
+					 * sock_filter array in lowercase hex, at most
+					 * RUN_SECCOMP_MAX_BPF bytes; once */
+#define RUN_SECCOMP_MAX_BPF	24576	/* bytes (3072 instructions): fits an exec frame */
 
 /* virtio-console ports (PORT_NAME) in pipe mode; the init finds them through
  * /sys/class/virtio-ports/vport*p* /name and opens /dev/vportNpM. */

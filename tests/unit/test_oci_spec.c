@@ -72,7 +72,7 @@ Test(oci_spec, podman_like_spec)
 	cr_assert_eq(translate(json, &p, err), 0, "%s", err);
 	snprintf(expect, sizeof(expect),
 		 "nook run --root %s/rootfs,ro -e PATH=/bin -e FOO=a b --cwd /work --user 1000:100 "
-		 "--cpus 2 --memory 1024M --hostname abc -- sh -c ls /data; exit 3",
+		 "--cpus 2 --memory 960M --hostname abc -- sh -c ls /data; exit 3",
 		 bundle);
 	cr_assert_str_eq(joined(&p), expect);
 	cr_assert_eq(p.nr_binds, 2);

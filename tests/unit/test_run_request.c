@@ -720,3 +720,73 @@ Test(run_request, bad_oci_records)
 	rec(RUN_REC_UMASK, "0");
 	cr_assert_parse_fails("repeated");
 }
+
+/* RUN_REC_CAPS: five sets by letter, 16 hex digits each; absent sets stay empty. */
+Test(run_request, capability_sets)
+{
+	magic();
+	rec(RUN_REC_ARG, "true");
+	rec(RUN_REC_CAPS, "b:00000000800405fb");
+	rec(RUN_REC_CAPS, "e:0000000000002001");
+	rec(RUN_REC_CAPS, "a:ffffffffffffffff");
+	cr_assert_eq(parse(), 0, "%s", req.error);
+	cr_assert(req.has_caps);
+	cr_assert_eq(req.caps[RUN_CAP_BOUNDING], 0x800405fbULL);
+	cr_assert_eq(req.caps[RUN_CAP_EFFECTIVE], 0x2001ULL);
+	cr_assert_eq(req.caps[RUN_CAP_PERMITTED], 0);
+	cr_assert_eq(req.caps[RUN_CAP_INHERITABLE], 0);
+	cr_assert_eq(req.caps[RUN_CAP_AMBIENT], ~0ULL);
+}
+
+Test(run_request, no_capability_records_keep_root)
+{
+	magic();
+	rec(RUN_REC_ARG, "true");
+	cr_assert_eq(parse(), 0, "%s", req.error);
+	cr_assert_not(req.has_caps);
+}
+
+Test(run_request, bad_capability_records)
+{
+	static const char *const bad[] = { "x:0000000000000000", "b:000000000000000", "b:00000000000000000",
+					   "b-0000000000000000", "b:000000000000000G", "b:00000000000000FF", "" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		teardown();
+		setup();
+		magic();
+		rec(RUN_REC_ARG, "true");
+		rec(RUN_REC_CAPS, bad[i]);
+		cr_assert_parse_fails("expected S:16 hex digits");
+	}
+	teardown();
+	setup();
+	magic();
+	rec(RUN_REC_ARG, "true");
+	rec(RUN_REC_CAPS, "p:0000000000000001");
+	rec(RUN_REC_CAPS, "p:0000000000000001");
+	cr_assert_parse_fails("set repeated");
+}
+
+/* RUN_REC_SECCOMP: lowercase hex of whole instructions, once. */
+Test(run_request, seccomp_filter)
+{
+	static const char *const bad[] = { "", "0011", "00112233445566gg", "00112233445566AA" };
+
+	magic();
+	rec(RUN_REC_ARG, "true");
+	rec(RUN_REC_SECCOMP, "0600000000000000");
+	cr_assert_eq(parse(), 0, "%s", req.error);
+	cr_assert_str_eq(req.seccomp_hex, "0600000000000000");
+	cr_assert_eq(req.seccomp_len, 16);
+	rec(RUN_REC_SECCOMP, "0600000000000000");
+	cr_assert_parse_fails("repeated");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		teardown();
+		setup();
+		magic();
+		rec(RUN_REC_ARG, "true");
+		rec(RUN_REC_SECCOMP, bad[i]);
+		cr_assert_eq(parse(), -1, "case %zu parsed", i);
+	}
+}

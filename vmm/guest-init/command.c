@@ -148,12 +148,27 @@ static void child_process_setup(const struct run_request *r)
 	/* The init runs as root with no supplementary groups: only a change needs calls.
 	 * Raw calls, as glibc's posix_spawn makes them: the wrappers' setxid machinery
 	 * (broadcasting to other threads) has no business in a vfork child. */
+	/* seccomp: with no_new_privs the last step before exec; without, the kernel wants
+	 * CAP_SYS_ADMIN, so it goes in now, while the child is still root with every
+	 * capability (runc's order: the profile must then allow the set-up calls). */
+	if (!r->no_new_privs && confine_seccomp(r)) {
+		child_say(errno, "cannot install the seccomp filter", NULL);
+		_exit(RUN_EXIT_SETUP);
+	}
+	if (confine_caps_before_ids(r)) {
+		child_say(errno, "cannot drop the bounding capabilities", NULL);
+		_exit(RUN_EXIT_SETUP);
+	}
 	if (r->uid || r->gid || r->ngroups) {
 		if (syscall(SYS_setgroups, (size_t)r->ngroups, r->groups) ||
 		    syscall(SYS_setgid, r->gid) || syscall(SYS_setuid, r->uid)) {
 			child_say(errno, "cannot switch to the user", NULL);
 			_exit(RUN_EXIT_SETUP);
 		}
+	}
+	if (confine_caps_after_ids(r)) {
+		child_say(errno, "cannot set the capabilities", NULL);
+		_exit(RUN_EXIT_SETUP);
 	}
 	/* 022 is the kernel's initial umask: no call for it. */
 	if (r->umask != 022)
@@ -164,6 +179,10 @@ static void child_process_setup(const struct run_request *r)
 	}
 	if (strcmp(r->cwd, "/") && chdir(r->cwd)) {
 		child_say(errno, "cannot enter ", r->cwd, NULL);
+		_exit(RUN_EXIT_SETUP);
+	}
+	if (r->no_new_privs && confine_seccomp(r)) {
+		child_say(errno, "cannot install the seccomp filter", NULL);
 		_exit(RUN_EXIT_SETUP);
 	}
 }

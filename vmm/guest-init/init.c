@@ -607,6 +607,7 @@ int main(int argc, char **argv)
 		else
 			step("host name ", req.hostname, NULL);
 	}
+	net_loopback_up();
 	open_stdio();
 	if (req.hold) {
 		status = control_hold();

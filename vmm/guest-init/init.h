@@ -57,6 +57,18 @@ void problem(int err, const char *s, ...) __attribute__((sentinel));
 /* Concatenates the strings into dst; false (dst unusable) if they do not fit. */
 bool cat(char *dst, size_t size, const char *s, ...) __attribute__((sentinel));
 
+/* ---- net.c ---- */
+
+void net_loopback_up(void);	/* lo up; a failure is reported, not fatal */
+
+/* ---- confine.c ---- */
+
+/* RUN_REC_CAPS around the uid change (vfork child, raw calls). 0, or -1 with errno. */
+int confine_caps_before_ids(const struct run_request *r);
+int confine_caps_after_ids(const struct run_request *r);
+/* RUN_REC_SECCOMP: install the filter. 0, or -1 with errno. */
+int confine_seccomp(const struct run_request *r);
+
 /* ---- command.c ---- */
 
 /* Starts req's command (vfork, set-up, execve); its pid (also its group), or -1. */

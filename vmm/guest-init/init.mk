@@ -13,7 +13,8 @@ RUN_INIT_OBJ      := $(BUILD)/obj/vmm/guest-init/blob.o
 RUN_INIT_ASAN_OBJ := $(BUILD)/asan/vmm/guest-init/blob.o
 RUN_INIT_SRCS     := vmm/guest-init/init.c vmm/guest-init/msg.c vmm/guest-init/command.c \
                      vmm/guest-init/request.c vmm/guest-init/alloc.c \
-                     vmm/guest-init/control.c
+                     vmm/guest-init/control.c vmm/guest-init/net.c \
+                     vmm/guest-init/confine.c
 RUN_INIT_DEPS     := $(RUN_INIT_SRCS) vmm/guest-init/init.h vmm/guest-init/request.h \
                      vmm/run_proto.h vmm/guest-init/init.mk
 

@@ -21,6 +21,8 @@ struct walk {
 	/* singular records seen, to refuse duplicates (a confused host) */
 	bool seen_cwd, seen_uid, seen_gid, seen_hostname, seen_tty, seen_host_root,
 	     seen_modules, seen_verbose, seen_hold, seen_umask, seen_nnp;
+	unsigned int seen_caps;	/* bit per RUN_CAP_* set */
+	bool seen_seccomp;
 	bool seen_path;		/* envp had a PATH= entry */
 };
 
@@ -293,6 +295,43 @@ static int walk_record(struct walk *w, char tag, const char *v, size_t len)
 		req->rlimits[req->nrlimits++] = r;	/* fits: resources are distinct */
 		return 0;
 	}
+	case RUN_REC_CAPS: {
+		static const char letters[] = "bepia";
+		const char *set = len ? memchr(letters, v[0], 5) : NULL;
+		unsigned long long mask = 0;
+		unsigned int idx;
+
+		if (!set || len != 18 || v[1] != ':')
+			return rec_fail(w, tag, "expected S:16 hex digits");
+		idx = (unsigned int)(set - letters);
+		if (w->seen_caps & (1u << idx))
+			return rec_fail(w, tag, "set repeated");
+		for (size_t i = 2; i < len; i++) {
+			char c = v[i];
+			unsigned int d = c >= '0' && c <= '9' ? (unsigned int)(c - '0') :
+					 c >= 'a' && c <= 'f' ? (unsigned int)(c - 'a' + 10) : 16;
+
+			if (d == 16)
+				return rec_fail(w, tag, "expected S:16 hex digits");
+			mask = mask << 4 | d;
+		}
+		w->seen_caps |= 1u << idx;
+		req->caps[idx] = mask;
+		req->has_caps = true;
+		return 0;
+	}
+	case RUN_REC_SECCOMP:
+		if (!once(&w->seen_seccomp))
+			return rec_fail(w, tag, "repeated");
+		/* 8 bytes per instruction, 2 digits per byte; the kernel checks the rest. */
+		if (!len || len % 16 || len > 2u * RUN_SECCOMP_MAX_BPF)
+			return rec_fail(w, tag, "bad filter length");
+		for (size_t i = 0; i < len; i++)
+			if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
+				return rec_fail(w, tag, "not lowercase hex");
+		req->seccomp_hex = v;
+		req->seccomp_len = (unsigned int)len;
+		return 0;
 	case RUN_REC_UMASK: {
 		unsigned int m = 0;
 

@@ -37,6 +37,10 @@ struct run_req_rlimit {
 	unsigned long long soft, hard;
 };
 
+/* The capability sets of RUN_REC_CAPS, in the order of their letters "bepia". */
+enum { RUN_CAP_BOUNDING, RUN_CAP_EFFECTIVE, RUN_CAP_PERMITTED, RUN_CAP_INHERITABLE,
+       RUN_CAP_AMBIENT };
+
 /* A virtio-fs share to mount (RUN_REC_MOUNT). */
 struct run_req_mount {
 	const char *path;
@@ -70,6 +74,12 @@ struct run_request {
 	bool tty, host_root, verbose;
 	bool hold;			/* RUN_REC_HOLD: wait for RUN_CTL_START */
 	bool no_new_privs;
+	/* RUN_REC_CAPS: has_caps says any came; index by RUN_CAP_SET_* (absent sets: 0). */
+	bool has_caps;
+	unsigned long long caps[5];
+	/* RUN_REC_SECCOMP: checked hex (even, a multiple of 16 digits), NULL when absent. */
+	const char *seccomp_hex;
+	unsigned int seccomp_len;	/* hex digits */
 	char error[160];		/* why the parse failed: one line, no newline */
 };
 

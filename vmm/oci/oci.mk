@@ -12,7 +12,7 @@ nook-oci: $(BUILD)/nook-oci
 
 # run_ctl.o: the control frames nook-oci exchanges with the VMM (vmm/run_ctl.h).
 $(BUILD)/nook-oci: $(OCI_OBJS) $(BUILD)/obj/vmm/run_ctl.o | $(BUILD)/nook
-	$(CC) $(CFLAGS) -o $@ $^ -ljson-c
+	$(CC) $(CFLAGS) -o $@ $^ -ljson-c -lseccomp
 
 # The config.json translation is unit-tested (tests/unit/oci_spec_test.c).
 $(BUILD)/tests/unit-tests: $(OCI_ASAN_OBJS)

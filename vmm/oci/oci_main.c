@@ -158,8 +158,15 @@ static int apply_binds(const struct oci_plan *p)
 /* The VMM child: binds, the terminal, exec nook run. Never returns. */
 static void create_child(const struct oci_plan *p, char **argv, const char *nook, int tty)
 {
+	char err[512];
+
 	if (apply_binds(p))
 		_exit(125);
+	/* Joined before exec: every VMM thread and all guest RAM are charged to it. */
+	if (oci_cgroup_join(&p->cgroup, err, sizeof(err))) {
+		oci_error("%s", err);
+		_exit(125);
+	}
 	if (tty >= 0) {
 		/* The pty's slave is the VMM's stdio and controlling terminal: nook runs in
 		 * its tty mode and gets SIGWINCH when conmon resizes the master. */
@@ -304,6 +311,10 @@ static int cmd_create(const char *root, const char *id, const char *bundle,
 	/* The workload waits at the init's start gate; the rest of the records is what
 	 * nook run has no option for. */
 	oci_rec(&plan.records, RUN_REC_HOLD, "1");
+	if (oci_cgroup_prepare(&plan.cgroup, dir, err, sizeof(err))) {
+		oci_error("%s", err);
+		goto fail;
+	}
 	argv = vmm_argv(&plan, ctl, records);
 	if (plan.records.oom || !argv) {
 		oci_error("out of memory");
@@ -360,6 +371,7 @@ static int cmd_create(const char *root, const char *id, const char *bundle,
 	ret = 0;
 	goto out;
 fail:
+	oci_cgroup_remove(dir);
 	oci_state_remove(dir);
 out:
 	if (master >= 0)
@@ -485,6 +497,7 @@ static int cmd_delete(const char *root, const char *id, bool force)
 			usleep(10 * 1000);
 		}
 	}
+	oci_cgroup_remove(dir);
 	return oci_state_remove(dir) ? oci_error("container %s: %s", id, strerror(errno)) : 0;
 }
 

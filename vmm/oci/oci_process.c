@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "vmm/oci/oci_confine.h"
 #include "vmm/run_proto.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -239,6 +240,8 @@ int oci_process_records(struct json_object *proc, bool exec, struct oci_records 
 		return fail(err, errlen, "process.noNewPrivileges must be true or false");
 	if (v && json_object_get_boolean(v))
 		oci_rec(r, RUN_REC_NO_NEW_PRIVS, "1");
+	if (oci_caps_records(proc, r, err, errlen))
+		return -1;
 	return r->oom ? fail(err, errlen, "out of memory") : 0;
 }
 

@@ -4,6 +4,7 @@
  * error before anything starts, never in a half-started VM.
  */
 #include "vmm/oci/oci_spec.h"
+#include "vmm/oci/oci_seccomp.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -310,42 +311,69 @@ static int spec_mounts(struct json_object *spec, struct oci_plan *p, char *err, 
 	return 0;
 }
 
-/* A size for --memory: digits and an optional K/M/G suffix. */
-static bool valid_size(const char *s)
+/* A size for --memory: digits and an optional K/M/G suffix, in MiB (0 when invalid). */
+static int64_t size_mib(const char *s)
 {
 	size_t n = strspn(s, "0123456789");
+	int64_t v;
 
-	return n > 0 && n < 12 && (!s[n] || (strchr("KkMmGg", s[n]) && !s[n + 1]));
+	if (n == 0 || n >= 12 || (s[n] && (!strchr("KkMmGg", s[n]) || s[n + 1])))
+		return 0;
+	v = strtoll(s, NULL, 10);
+	switch (s[n]) {
+	case 'K': case 'k': return v >> 10;
+	case 'G': case 'g': return v << 10;
+	case 0: return v >> 20;	/* bytes, as nook's --memory takes them */
+	default: return v;
+	}
 }
 
 /*
  * vCPUs and RAM: the annotations nook.cpus / nook.memory win, then linux.resources (the
- * CPU quota rounded up to whole vCPUs, the memory limit as guest RAM), else the defaults.
+ * CPU quota rounded up to whole vCPUs, the memory limit minus the VMM's headroom as guest
+ * RAM), else the defaults. The limits themselves go to the VMM's cgroup (oci_cgroup.c):
+ * the memory limit covers the guest RAM plus OCI_CGROUP_HEADROOM_MIB of VMM overhead, so
+ * a limit below the smallest guest plus that headroom is an error, never a VM that the
+ * OOM killer ends at boot.
  */
 static int spec_resources(struct json_object *spec, struct oci_plan *p, char *err, size_t errlen)
 {
-	struct json_object *ann, *res, *cpu, *mem, *v;
+	struct json_object *ann, *linux_, *res, *cpu, *mem, *v;
 	char cpus[16], memory[32];
+	int64_t limit_mib = 0;
 	bool bad = false;
 
 	snprintf(cpus, sizeof(cpus), "%d", OCI_DEFAULT_CPUS);
 	snprintf(memory, sizeof(memory), "%s", OCI_DEFAULT_MEMORY);
 
-	res = get_typed(get_typed(spec, "linux", json_type_object, &bad), "resources",
-			json_type_object, &bad);
+	linux_ = get_typed(spec, "linux", json_type_object, &bad);
+	if ((v = get_typed(linux_, "cgroupsPath", json_type_string, &bad)) &&
+	    oci_cgroup_parse_path(json_object_get_string(v), &p->cgroup, err, errlen))
+		return -1;
+	res = get_typed(linux_, "resources", json_type_object, &bad);
 	cpu = get_typed(res, "cpu", json_type_object, &bad);
 	mem = get_typed(res, "memory", json_type_object, &bad);
 	if ((v = get_typed(cpu, "quota", json_type_int, &bad)) && json_object_get_int64(v) > 0) {
 		struct json_object *per = get_typed(cpu, "period", json_type_int, &bad);
 		int64_t q = json_object_get_int64(v), pd = per ? json_object_get_int64(per) : 100000;
-		int64_t n = pd > 0 ? (q + pd - 1) / pd : 1;
+		int64_t n;
 
+		if (pd <= 0)
+			pd = 100000;
+		n = (q + pd - 1) / pd;
 		snprintf(cpus, sizeof(cpus), "%" PRId64, n < 1 ? 1 : n > OCI_MAX_CPUS ? OCI_MAX_CPUS : n);
+		p->cgroup.cpu_quota = q;
+		p->cgroup.cpu_period = pd;
 	}
 	if ((v = get_typed(mem, "limit", json_type_int, &bad)) && json_object_get_int64(v) > 0) {
-		int64_t mib = json_object_get_int64(v) >> 20;
-
-		snprintf(memory, sizeof(memory), "%" PRId64 "M", mib < OCI_MIN_MEMORY_MIB ? OCI_MIN_MEMORY_MIB : mib);
+		limit_mib = json_object_get_int64(v) >> 20;
+		if (limit_mib < OCI_MIN_MEMORY_MIB + OCI_CGROUP_HEADROOM_MIB)
+			return oci_fail(err, errlen,
+					"memory limit %" PRId64 " MiB: a VM needs at least %d MiB (%d MiB guest + %d MiB VMM headroom)",
+					limit_mib, OCI_MIN_MEMORY_MIB + OCI_CGROUP_HEADROOM_MIB,
+					OCI_MIN_MEMORY_MIB, OCI_CGROUP_HEADROOM_MIB);
+		p->cgroup.mem_limit = json_object_get_int64(v);
+		snprintf(memory, sizeof(memory), "%" PRId64 "M", limit_mib - OCI_CGROUP_HEADROOM_MIB);
 	}
 
 	bad = false;
@@ -360,9 +388,15 @@ static int spec_resources(struct json_object *spec, struct oci_plan *p, char *er
 		snprintf(cpus, sizeof(cpus), "%ld", n);
 	}
 	if ((v = get_typed(ann, "nook.memory", json_type_string, &bad))) {
-		if (!valid_size(json_object_get_string(v)))
+		int64_t mib = size_mib(json_object_get_string(v));
+
+		if (mib <= 0)
 			return oci_fail(err, errlen, "annotation nook.memory=%s: expected a size like 512M or 1G",
 					json_object_get_string(v));
+		if (limit_mib && mib + OCI_CGROUP_HEADROOM_MIB > limit_mib)
+			return oci_fail(err, errlen,
+					"annotation nook.memory=%s does not fit the memory limit of %" PRId64 " MiB (%d MiB VMM headroom)",
+					json_object_get_string(v), limit_mib, OCI_CGROUP_HEADROOM_MIB);
 		snprintf(memory, sizeof(memory), "%s", json_object_get_string(v));
 	}
 	if (bad)
@@ -406,7 +440,8 @@ int oci_spec_translate_json(const char *json, const char *bundle, struct oci_pla
 			oci_fail(err, errlen, "config.json: %s", why);
 			goto out;
 		}
-		if (oci_linux_records(spec, &out->records, err, errlen))
+		if (oci_linux_records(spec, &out->records, err, errlen) ||
+		    oci_seccomp_records(spec, &out->records, err, errlen))
 			goto out;
 	}
 	v = get_typed(spec, "hostname", json_type_string, &bad);

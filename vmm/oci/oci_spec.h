@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vmm/oci/oci_cgroup.h"
 #include "vmm/oci/oci_process.h"
 
 /* The built nook argv: fixed options plus env, resources and the command. */
@@ -35,6 +36,7 @@ struct oci_plan {
 	/* What nook run has no option for (groups, umask, rlimits, no_new_privs, masked
 	 * and read-only paths): records for --records. */
 	struct oci_records records;
+	struct oci_cgroup cgroup;	/* linux.cgroupsPath and its limits, for the VMM */
 	char *annotations;	/* the spec's annotations as JSON text ("{}" when none), for state */
 };
 
