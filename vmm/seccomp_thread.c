@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "vmm/landlock.h"
 #include "vmm/sandbox.h"
 #include "vmm/seccomp_int.h"
 
@@ -107,6 +108,12 @@ static void *seccomp_spawner(void *unused)
 		/* Refuse rather than create an unconfined thread. A start of its own: the
 		 * requester may free s as soon as it is finished. */
 		if (r) {
+			seccomp_start_finish(s, EPERM);
+			continue;
+		}
+		/* Once every rule is known: the union of all kinds' Landlock rules, which
+		 * each child narrows to its own. */
+		if (sandbox_active() != SANDBOX_NONE && landlock_restrict_spawner()) {
 			seccomp_start_finish(s, EPERM);
 			continue;
 		}
