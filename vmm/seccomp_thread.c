@@ -22,6 +22,7 @@
 #include "vmm/landlock.h"
 #include "vmm/sandbox.h"
 #include "vmm/seccomp_int.h"
+#include "vmm/test_hook.h"
 
 /* One creation, from request to the new thread's confinement result. */
 struct seccomp_start {
@@ -55,6 +56,7 @@ static void *seccomp_trampoline(void *p)
 	struct seccomp_start *s = p;
 	void *(*fn)(void *) = s->fn;
 	void *arg = s->arg;
+	enum thread_kind s_kind = s->kind;
 	char comm[16];
 	int r;
 
@@ -65,6 +67,8 @@ static void *seccomp_trampoline(void *p)
 	if (!r)
 		r = seccomp_install(s->kind);
 	seccomp_start_finish(s, -r);	/* s is gone after this */
+	if (!r)
+		test_hook_thread((int)s_kind);
 	return r ? NULL : fn(arg);
 }
 
