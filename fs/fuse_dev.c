@@ -698,6 +698,13 @@ int fs_serve_main(int argc, char **argv)
 		return 1;
 	}
 	fuse_dev_raise_nofile();
+	/* Before the server opens the share: Landlock's rule for it is taken then (and the
+	 * network namespace is the thread's own, so it must come before any thread). */
+	if (sandbox_prepare(o_sandbox, true, err, sizeof(err))) {
+		log_err("fs serve: %s", err);
+		close(d.fd);
+		return 1;
+	}
 	d.srv = fuse_server_new(&o, err, sizeof(err));
 	if (!d.srv) {
 		log_err("fs serve: %s", err);
@@ -712,10 +719,6 @@ int fs_serve_main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (sandbox_prepare(o_sandbox, true, err, sizeof(err))) {
-		log_err("fs serve: %s", err);
-		goto out;
-	}
 	if ((sec = seccomp_set_mode(o_sec))) {
 		log_err("fs serve: seccomp: cannot set up the filters: %s", strerror(-sec));
 		goto out;

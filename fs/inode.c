@@ -37,6 +37,7 @@ struct inode_table {
 	struct inode_mount mounts[INODE_MAX_MOUNTS];
 	int nmounts;
 	uint64_t max_fds, nfds;  /* fd budget and fds held by inodes */
+	uint64_t max_entries;    /* cap on live inodes (memory), 0 for none */
 	struct inode *lru_head, *lru_tail;
 	struct inode_id_fs ids;  /* stable node ids, when the share allows them */
 	struct inode *idhash[1u << INODE_HASH_BITS];
@@ -247,6 +248,7 @@ struct inode_table *inode_table_new(int root_fd, bool file_handles, char *err, s
 	}
 	pthread_mutex_init(&t->lock, NULL);
 	t->file_handles = file_handles;
+	t->max_entries = INODE_DEFAULT_MAX_ENTRIES;
 	/* Slot 0 is never used (node id 0 is invalid); slot 1 with generation 0 is the root. */
 	t->nslots = 2;
 	root->fd = root_fd;
@@ -428,6 +430,13 @@ again:
 		pthread_mutex_lock(&t->lock);
 		goto again;
 	}
+	/* The share's memory cap: a new object past it is refused, never queued. */
+	if (t->max_entries && t->live >= t->max_entries) {
+		pthread_mutex_unlock(&t->lock);
+		close(fd);
+		errno = ENFILE;
+		return NULL;
+	}
 	ino = calloc(1, sizeof(*ino));
 	if (ino && !id)
 		idx = inode_alloc_slot(t);
@@ -558,6 +567,19 @@ void inode_table_set_max_fds(struct inode_table *t, uint64_t max)
 	pthread_mutex_lock(&t->lock);
 	t->max_fds = max;
 	pthread_mutex_unlock(&t->lock);
+}
+
+void inode_table_set_max_entries(struct inode_table *t, uint64_t max)
+{
+	pthread_mutex_lock(&t->lock);
+	t->max_entries = max;
+	pthread_mutex_unlock(&t->lock);
+}
+
+size_t inode_entry_bytes(void)
+{
+	return sizeof(struct inode) + sizeof(struct inode *) + 2 * sizeof(uint32_t) +
+	       sizeof(struct file_handle) + MAX_HANDLE_SZ;
 }
 
 uint64_t inode_default_max_fds(void)

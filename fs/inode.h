@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -79,6 +80,19 @@ void inode_fd_put(struct inode *ino, int fd);
  * with ENFILE. Set before the table is used.
  */
 void inode_table_set_max_fds(struct inode_table *t, uint64_t max);
+
+/*
+ * At most max live inodes (0: no bound), the share's cap on the table's memory: past it
+ * a lookup of an object not in the table fails with ENFILE (the guest's FORGETs make
+ * room again); objects already known are still found. The default,
+ * INODE_DEFAULT_MAX_ENTRIES, bounds one share's table at about
+ * INODE_DEFAULT_MAX_ENTRIES * inode_entry_bytes() (280 bytes: ~280 MiB at the default).
+ */
+#define INODE_DEFAULT_MAX_ENTRIES (1u << 20)
+void inode_table_set_max_entries(struct inode_table *t, uint64_t max);
+/* Host memory one entry can hold at most: the inode, its slot and generation, and
+ * a file handle when the fd budget swapped its fd for one. */
+size_t inode_entry_bytes(void);
 
 /* Default budget for one share: half of RLIMIT_NOFILE's soft limit (the rest is for
  * open files, devices and other shares), at least 64. */

@@ -28,6 +28,7 @@
 
 #include "fs/handle.h"
 #include "fs/passthrough_int.h"
+#include "vmm/landlock.h"
 
 /*
  * FLUSH is close(2) of one descriptor. On a local disk or memory file system that has
@@ -72,6 +73,12 @@ int pt_fs_init(struct pt_fs *fs, const struct fs_options *o, char *err, size_t e
 	if (root < 0) {
 		snprintf(err, errlen, "cannot open shared directory '%s': %s", o->source,
 			 strerror(errno));
+		return -1;
+	}
+	/* In the sandbox, server threads may open nothing outside their shares (Landlock). */
+	if (landlock_allow_share(root)) {
+		snprintf(err, errlen, "cannot add a Landlock rule for '%s'", o->source);
+		close(root);
 		return -1;
 	}
 	fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);

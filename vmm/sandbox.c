@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "vmm/err.h"
+#include "vmm/landlock.h"
 #include "vmm/seccomp_int.h"
 
 #define CAP(n) (1ULL << (n))
@@ -156,9 +157,14 @@ static int sandbox_set_caps(uint64_t keep)
 
 int sandbox_thread(int kind)
 {
+	int r;
+
 	if (sandbox_mode == SANDBOX_NONE)
 		return 0;
-	return sandbox_set_caps(sandbox_caps(kind));
+	r = sandbox_set_caps(sandbox_caps(kind));
+	/* The spawner takes the union of every kind's rules later, once they are all
+	 * known (landlock_restrict_spawner before each thread it starts). */
+	return r ? r : landlock_restrict(kind);
 }
 
 /* RLIMIT_NOFILE to its hard limit: the server's fds for guest inodes and open files. */
@@ -169,6 +175,35 @@ static void sandbox_raise_nofile(void)
 	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur < r.rlim_max) {
 		r.rlim_cur = r.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
+/*
+ * Landlock on, with what kinds other than the servers need beyond the shares (these
+ * are opened here, before any pivot_root: the rules keep their inodes, which the new
+ * root shows again at /proc/self):
+ *   event-loop  reads /proc/self (the memory report at teardown);
+ *   fuse-dev    read/write and ioctls on /dev/fuse (a clone of the device per poller).
+ * The shares are added as they are opened (pt_fs_init), the version table directory
+ * for its removal at teardown (vtab_open).
+ */
+static void sandbox_landlock_prepare(void)
+{
+	int fd;
+
+	if (!landlock_enable())
+		return;
+	fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		landlock_allow(fd, LANDLOCK_KIND(THREAD_EVENT_LOOP),
+			       LANDLOCK_FS_READ_FILE | LANDLOCK_FS_READ_DIR);
+		close(fd);
+	}
+	fd = open("/dev/fuse", O_PATH | O_CLOEXEC);
+	if (fd >= 0) {
+		landlock_allow(fd, LANDLOCK_KIND(THREAD_FUSE_DEV) | LANDLOCK_KIND(THREAD_FUSE_URING),
+			       LANDLOCK_FS_READ_FILE | LANDLOCK_FS_WRITE_FILE | LANDLOCK_FS_IOCTL_DEV);
+		close(fd);
 	}
 }
 
@@ -190,6 +225,7 @@ int sandbox_prepare(enum sandbox_mode mode, bool host_mounts, char *err, size_t 
 	if (mode == SANDBOX_NAMESPACE)
 		flags |= CLONE_NEWNET;
 	sandbox_host_mounts = host_mounts;
+	sandbox_landlock_prepare();
 	if (flags && unshare(flags))
 		return err_printf(err, errlen, "sandbox: cannot create %s namespaces: %s "
 				  "(--sandbox none runs without)",
@@ -250,6 +286,8 @@ int sandbox_enter(char *err, size_t errlen)
 
 	if (sandbox_mode == SANDBOX_NONE)
 		return 0;
+	/* Every share is open: the spawner may now take the union of the rules. */
+	landlock_freeze();
 	if (sandbox_host_mounts)
 		goto drop;
 	if (sandbox_build_root(dir, sizeof(dir), err, errlen))
@@ -289,5 +327,11 @@ drop:
 	r = sandbox_set_caps(sandbox_host_mounts ? sandbox_caps(THREAD_FS_SERVE) : 0);
 	if (r)
 		return err_printf(err, errlen, "sandbox: dropping capabilities: %s", strerror(-r));
+	/* The VM's main thread becomes the event loop: no file beyond /proc/self and the
+	 * version table's removal. fs serve's main thread is not restricted: it unmounts
+	 * at exit, which Landlock forbids to a restricted thread. */
+	r = sandbox_host_mounts ? 0 : landlock_restrict(THREAD_EVENT_LOOP);
+	if (r)
+		return err_printf(err, errlen, "sandbox: landlock: %s", strerror(-r));
 	return 0;
 }

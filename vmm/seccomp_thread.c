@@ -19,8 +19,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "vmm/landlock.h"
 #include "vmm/sandbox.h"
 #include "vmm/seccomp_int.h"
+#include "vmm/test_hook.h"
 
 /* One creation, from request to the new thread's confinement result. */
 struct seccomp_start {
@@ -54,6 +56,7 @@ static void *seccomp_trampoline(void *p)
 	struct seccomp_start *s = p;
 	void *(*fn)(void *) = s->fn;
 	void *arg = s->arg;
+	enum thread_kind s_kind = s->kind;
 	char comm[16];
 	int r;
 
@@ -64,6 +67,8 @@ static void *seccomp_trampoline(void *p)
 	if (!r)
 		r = seccomp_install(s->kind);
 	seccomp_start_finish(s, -r);	/* s is gone after this */
+	if (!r)
+		test_hook_thread((int)s_kind);
 	return r ? NULL : fn(arg);
 }
 
@@ -107,6 +112,12 @@ static void *seccomp_spawner(void *unused)
 		/* Refuse rather than create an unconfined thread. A start of its own: the
 		 * requester may free s as soon as it is finished. */
 		if (r) {
+			seccomp_start_finish(s, EPERM);
+			continue;
+		}
+		/* Once every rule is known: the union of all kinds' Landlock rules, which
+		 * each child narrows to its own. */
+		if (sandbox_active() != SANDBOX_NONE && landlock_restrict_spawner()) {
 			seccomp_start_finish(s, EPERM);
 			continue;
 		}

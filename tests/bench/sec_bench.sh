@@ -25,13 +25,20 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# conf NAME: the environment of one configuration
-env_on() { NOOK_SECCOMP=kill NOOK_SANDBOX=namespace "$@"; }
-env_off() { NOOK_SECCOMP=off NOOK_SANDBOX=none "$@"; }
+# The environment of one configuration, as arguments of env(1): env execs nook, so a
+# backgrounded `env ... nook` has nook's own pid in $! (a backgrounded shell function
+# would leave $! naming a subshell, and kill would miss the server and its mount).
+conf_env() {
+	case $1 in
+	on) echo NOOK_SECCOMP=kill NOOK_SANDBOX=namespace ;;
+	off) echo NOOK_SECCOMP=off NOOK_SANDBOX=none ;;
+	esac
+}
 
 fs_round() {	# conf -> "create stat read remove write readback" seconds
 	local conf=$1 t out=""
-	env_$conf "$nook" fs serve "$T/src" "$T/mnt" -o no_passthrough 2>/dev/null &
+	# shellcheck disable=SC2046
+	env $(conf_env "$conf") "$nook" fs serve "$T/src" "$T/mnt" -o no_passthrough 2>/dev/null &
 	pid=$!
 	for _ in $(seq 100); do mountpoint -q "$T/mnt" && break; sleep 0.05; done
 	mkdir "$T/mnt/d"
@@ -44,13 +51,19 @@ fs_round() {	# conf -> "create stat read remove write readback" seconds
 	t=$(now); dd if="$T/mnt/big" of=/dev/null bs=1M status=none; out="$out $(since "$t")"
 	rm -f "$T/mnt/big"
 	kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
+	# The server unmounts as it exits; never start the next round on a stacked mount.
+	for _ in $(seq 100); do mountpoint -q "$T/mnt" || break; sleep 0.05; done
+	if mountpoint -q "$T/mnt"; then
+		echo "bench-sec: $T/mnt still mounted after the server exited" >&2
+		umount -l "$T/mnt"
+	fi
 	echo "$out"
 }
 
 for conf in on off; do : > "$T/boot.$conf"; : > "$T/fs.$conf"; done
 for i in $(seq "$runs"); do
 	for conf in on off; do
-		t=$(now); env_$conf "$nook" run -- true </dev/null >/dev/null 2>&1; since "$t" >> "$T/boot.$conf"; echo >> "$T/boot.$conf"
+		t=$(now); env $(conf_env "$conf") "$nook" run -- true </dev/null >/dev/null 2>&1; since "$t" >> "$T/boot.$conf"; echo >> "$T/boot.$conf"
 		fs_round "$conf" >> "$T/fs.$conf"
 	done
 done

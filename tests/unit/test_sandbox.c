@@ -18,9 +18,11 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vmm/landlock.h"
 #include "vmm/sandbox.h"
 #include "vmm/seccomp.h"
 
@@ -93,12 +95,42 @@ static uint64_t cap_eff(const char *status_path)
 	return v;
 }
 
+/* What a server thread checks: its capabilities, and (Landlock) that it still reaches
+ * the share through its fd and through /proc/self/fd reopening, but no host file. */
+struct worker_check {
+	uint64_t caps;
+	int share, held;	/* share's O_PATH fd; an O_PATH fd of a file on it */
+	int fail;		/* the first failed check's code, 0 */
+};
+
 static void *worker_caps(void *arg)
 {
+	struct worker_check *w = arg;
 	char path[64];
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", gettid());
-	*(uint64_t *)arg = cap_eff(path);
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	/* capget, not /proc: Landlock keeps a server thread out of /proc/<tid>. */
+	if (!syscall(SYS_capget, &h, d))
+		w->caps = d[0].effective | (uint64_t)d[1].effective << 32;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", w->held);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && !w->fail)
+		w->fail = 18;
+	close(fd);
+	/* The share's submount is still there, seen through the share's fd. */
+	fd = openat(w->share, "sub/f", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && !w->fail)
+		w->fail = 26;
+	close(fd);
+	/* Landlock: above the share nothing opens, ".." or not. */
+	fd = openat(w->share, "../..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (landlock_enabled() && fd >= 0 && openat(fd, "etc/passwd", O_RDONLY) >= 0 &&
+	    !w->fail)
+		w->fail = 27;
+	close(fd);
 	return NULL;
 }
 
@@ -112,7 +144,7 @@ static int sandboxed_child(enum sandbox_mode mode)
 	struct stat host_net, net;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(80),
 				  .sin_addr.s_addr = htonl(0x7f000001) };
-	uint64_t worker = 0;
+	struct worker_check worker = { .caps = 0 };
 	pthread_t t;
 	DIR *d;
 	struct dirent *e;
@@ -120,10 +152,6 @@ static int sandboxed_child(enum sandbox_mode mode)
 
 	if (stat("/proc/self/ns/net", &host_net))
 		return 10;
-	/* What set-up would have opened: a host file, reopened later through /proc. */
-	held = open("/etc/hostname", O_PATH | O_CLOEXEC);
-	if (held < 0)
-		held = open("/", O_PATH | O_CLOEXEC);
 	if (sandbox_prepare(mode, false, err, sizeof(err)))
 		return 11;
 	/* In the private namespace: a tmpfs with a file, below the share. */
@@ -134,14 +162,22 @@ static int sandboxed_child(enum sandbox_mode mode)
 	    (fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) < 0)
 		return 25;
 	close(fd);
+	/* What set-up would have opened: a file of the share, reopened later through /proc;
+	 * the share registered for the server threads' Landlock rules (pt_fs_init). */
+	held = open(path, O_PATH | O_CLOEXEC);
+	if (held < 0 || landlock_allow_share(share))
+		return 28;
 	if (seccomp_set_mode(SECCOMP_MODE_OFF))
 		return 12;
 	if (sandbox_enter(err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return 13;
 	}
-	/* The root holds /proc and nothing else. */
+	/* The root holds /proc and nothing else (with Landlock this thread, the event
+	 * loop, may not even list it). */
 	d = opendir("/");
+	if (!d && landlock_enabled() && errno == EACCES)
+		n = 1;
 	while (d && (e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, ".old"))
 			n += strcmp(e->d_name, "proc") ? 100 : 1;
@@ -156,34 +192,35 @@ static int sandboxed_child(enum sandbox_mode mode)
 		return 16;
 	if (open("/x", O_CREAT | O_WRONLY, 0600) >= 0)
 		return 17;
-	/* Our own fds still reopen through /proc/self/fd. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", held);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 18;
-	if (read(fd, buf, sizeof(buf)) < 0 && errno != EISDIR)
+	/* Landlock: the event loop reads its own /proc/self, nothing of the share. */
+	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, buf, sizeof(buf)) <= 0)
 		return 19;
 	close(fd);
-	/* The share's submount is still there, seen through the share's fd. */
 	fd = openat(share, "sub/f", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 26;
+	if (landlock_enabled() && fd >= 0)
+		return 29;
 	close(fd);
+	worker.share = share;
+	worker.held = held;
 	/* This thread keeps no capability; a server thread keeps the server's set. */
 	if (cap_eff("/proc/self/status") != 0)
 		return 20;
 	if (seccomp_thread_create(&t, THREAD_FS_WORKER, worker_caps, &worker))
 		return 21;
 	pthread_join(t, NULL);
-	if (worker != sandbox_caps(THREAD_FS_WORKER))
+	if (worker.fail)
+		return worker.fail;
+	if (worker.caps != sandbox_caps(THREAD_FS_WORKER))
 		return 22;
 	if (mode == SANDBOX_NAMESPACE) {
 		/* A network namespace of our own, where even loopback is down. */
 		if (stat("/proc/self/ns/net", &net) || net.st_ino == host_net.st_ino)
 			return 23;
 		s = socket(AF_INET, SOCK_STREAM, 0);
+		/* (Landlock, ABI 4: no TCP connect at all, refused first.) */
 		if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
-		    errno != ENETUNREACH)
+		    (errno != ENETUNREACH && !(landlock_enabled() && errno == EACCES)))
 			return 24;
 		close(s);
 	}
