@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -142,7 +143,13 @@ static const int seccomp_event_loop[] = {
 	SCMP_SYS(flock),	/* the version table's last user removes it (fs/vtab.c) */
 };
 
-/* `nook fs serve` once mounted: sigwait, then detach the mount and join the workers. */
+/*
+ * `nook fs serve` once mounted: sigwait, then detach the mount and join the workers.
+ * Tearing the session down closes the kernel passthrough backing ids still registered
+ * (ioctl on /dev/fuse: SECCOMP_X_FUSE), and freeing what the workers allocated lets
+ * glibc shrink their arenas, which reads /proc/sys/vm/overcommit_memory once
+ * (SECCOMP_X_RDONLY: openat read-only; this thread reads no guest or kernel data).
+ */
 static const int seccomp_fs_serve[] = {
 	SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigaction), SCMP_SYS(umount2),
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat),
@@ -167,6 +174,7 @@ enum {
 	SECCOMP_X_THREADS = 8,	/* clone of a thread (CLONE_THREAD), which inherits this filter */
 	SECCOMP_X_FS = 16,	/* unshare(CLONE_FS): a server thread's own umask */
 	SECCOMP_X_WAKE = 32,	/* kill(own pid, SIGUSR1): a /dev/fuse worker wakes sigwait() */
+	SECCOMP_X_RDONLY = 64,	/* openat(..., O_RDONLY|O_CLOEXEC) only */
 };
 
 static const struct seccomp_kind {
@@ -186,7 +194,8 @@ static const struct seccomp_kind {
 	[THREAD_EVENT_LOOP] = { "event-loop", { SECCOMP_LIST(seccomp_event_loop) },
 				SECCOMP_X_TTY },
 	[THREAD_FS_WATCH]   = { "fs-watch", { SECCOMP_LIST(seccomp_watch) }, SECCOMP_X_THREADS },
-	[THREAD_FS_SERVE]   = { "fs-serve", { SECCOMP_LIST(seccomp_fs_serve) }, 0 },
+	[THREAD_FS_SERVE]   = { "fs-serve", { SECCOMP_LIST(seccomp_fs_serve) },
+				SECCOMP_X_FUSE | SECCOMP_X_RDONLY },
 };
 
 static enum seccomp_mode seccomp_mode = SECCOMP_MODE_OFF;
@@ -332,6 +341,9 @@ static int seccomp_add_extra(scmp_filter_ctx ctx, unsigned extra)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2,
 				     SECCOMP_ARG(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0),
 				     SECCOMP_ARG(1, SCMP_CMP_EQ, SIGUSR1, 0));
+	if (!r && (extra & SECCOMP_X_RDONLY))
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				     SECCOMP_ARG(2, SCMP_CMP_EQ, O_RDONLY | O_CLOEXEC, 0));
 	return r;
 }
 
