@@ -31,8 +31,13 @@
 #define LANDLOCK_FS_READ_DIR	(1ULL << 3)
 #define LANDLOCK_FS_REMOVE_FILE	(1ULL << 5)
 #define LANDLOCK_FS_IOCTL_DEV	(1ULL << 15)
-/* Everything a passthrough server does beneath a share: every right but EXECUTE. */
-#define LANDLOCK_FS_SHARE	(((1ULL << 16) - 1) & ~1ULL)
+/*
+ * Everything a passthrough server does beneath a share, EXECUTE included: with kernel
+ * passthrough, a client's execve opens the backing file with FMODE_EXEC under the
+ * credentials (and so the Landlock domain) of the server thread that registered it.
+ * The server itself cannot exec: seccomp forbids execve in every kind.
+ */
+#define LANDLOCK_FS_SHARE	((1ULL << 16) - 1)
 
 /*
  * Probes the kernel and enables restriction for threads started from now on. Returns
@@ -50,7 +55,7 @@ int landlock_abi(void);
  * Does nothing unless enabled. 0 or -errno.
  */
 int landlock_allow(int fd, unsigned kinds, uint64_t access);
-/* A share: everything but execute, for every server kind. */
+/* A share: every right (LANDLOCK_FS_SHARE), for every server kind. */
 int landlock_allow_share(int fd);
 
 /*
