@@ -40,11 +40,15 @@ forbidden() {
 
 escape() {
 	local kind=$1
+	cp /bin/true "$T/src/prog"
 	NOOK_TEST_HOOK=$kind:escape "$nook" fs serve "$T/src" "$T/mnt" --seccomp log 2> "$T/err" &
 	local pid=$!
 	for _ in $(seq 100); do mountpoint -q "$T/mnt" && break; sleep 0.05; done
 	for _ in $(seq 100); do grep -q "escape: .* tried" "$T/err" && break; sleep 0.05; done
 	[ "$(cat "$T/mnt/f" 2>/dev/null)" = data ] || fail "$kind:escape: the share no longer serves"
+	# Landlock must leave clients able to exec from the share (passthrough backing files
+	# are opened with FMODE_EXEC under the server's credentials).
+	"$T/mnt/prog" || fail "$kind:escape: a program on the share does not run"
 	kill -TERM "$pid"; wait "$pid"
 	unmount
 	grep -q "ESCAPED" "$T/err" && { fail "$kind:escape:"; grep ESCAPED "$T/err"; }
