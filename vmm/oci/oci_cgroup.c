@@ -4,6 +4,7 @@
  * (one "cgroup" mount per controller plus the unified one) take the same path: create the
  * directory in each, write the limits where that hierarchy has the file, join everywhere.
  */
+#include "vmm/oci/oci_spec.h"
 #include "vmm/oci/oci_cgroup.h"
 
 #include <errno.h>
@@ -20,16 +21,6 @@
 #include <unistd.h>
 
 #define CG_MAX_MOUNTS 32
-
-static int cg_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* Appends "/" + name, checking it is one plain path component. */
 static int cg_append(char *out, size_t len, const char *name, size_t n)
@@ -78,15 +69,15 @@ int oci_cgroup_parse_path(const char *spec_path, struct oci_cgroup *c, char *err
 		char scope[512];
 
 		if (!c2 || strchr(c2 + 1, ':') || !c2[1])
-			return cg_fail(err, errlen, "linux.cgroupsPath %s: expected slice:prefix:name", spec_path);
+			return oci_fail(err, errlen, "linux.cgroupsPath %s: expected slice:prefix:name", spec_path);
 		if (cg_slice(c->path, sizeof(c->path), s, (size_t)(colon - s)))
-			return cg_fail(err, errlen, "linux.cgroupsPath %s: bad slice name", spec_path);
+			return oci_fail(err, errlen, "linux.cgroupsPath %s: bad slice name", spec_path);
 		if (c2 == colon + 1)
 			snprintf(scope, sizeof(scope), "%s.scope", c2 + 1);
 		else
 			snprintf(scope, sizeof(scope), "%.*s-%s.scope", (int)(c2 - colon - 1), colon + 1, c2 + 1);
 		if (strchr(scope, '/') || cg_append(c->path, sizeof(c->path), scope, strlen(scope)))
-			return cg_fail(err, errlen, "linux.cgroupsPath %s: bad scope name", spec_path);
+			return oci_fail(err, errlen, "linux.cgroupsPath %s: bad scope name", spec_path);
 		return 0;
 	}
 	while (*s) {
@@ -96,7 +87,7 @@ int oci_cgroup_parse_path(const char *spec_path, struct oci_cgroup *c, char *err
 			s++;
 		n = strcspn(s, "/");
 		if (n && cg_append(c->path, sizeof(c->path), s, n))
-			return cg_fail(err, errlen, "linux.cgroupsPath %s: bad component or too long", spec_path);
+			return oci_fail(err, errlen, "linux.cgroupsPath %s: bad component or too long", spec_path);
 		s += n;
 	}
 	return 0;
@@ -240,14 +231,14 @@ int oci_cgroup_prepare(const struct oci_cgroup *c, const char *state_dir, char *
 		return 0;
 	n = cg_mounts(m, CG_MAX_MOUNTS);
 	if (n <= 0)
-		return cg_fail(err, errlen, "linux.cgroupsPath %s: no cgroup file system is mounted", c->path);
+		return oci_fail(err, errlen, "linux.cgroupsPath %s: no cgroup file system is mounted", c->path);
 	snprintf(logpath, sizeof(logpath), "%s/cgroup", state_dir);
 	log = fopen(logpath, "we");
 	if (!log)
-		return cg_fail(err, errlen, "%s: %s", logpath, strerror(errno));
+		return oci_fail(err, errlen, "%s: %s", logpath, strerror(errno));
 	for (int i = 0; i < n && !r; i++) {
 		if (cg_mkdirs(&m[i], c->path, log, dir, sizeof(dir))) {
-			r = cg_fail(err, errlen, "cgroup %s: %s", dir, strerror(errno));
+			r = oci_fail(err, errlen, "cgroup %s: %s", dir, strerror(errno));
 			break;
 		}
 		if (c->mem_limit > 0) {
@@ -256,7 +247,7 @@ int oci_cgroup_prepare(const struct oci_cgroup *c, const char *state_dir, char *
 			snprintf(val, sizeof(val), "%" PRId64, c->mem_limit);
 			if (cg_has(dir, f)) {
 				if (cg_write(dir, f, val))
-					r = cg_fail(err, errlen, "cgroup %s/%s: %s", dir, f, strerror(errno));
+					r = oci_fail(err, errlen, "cgroup %s/%s: %s", dir, f, strerror(errno));
 				mem_done = true;
 			}
 		}
@@ -264,28 +255,28 @@ int oci_cgroup_prepare(const struct oci_cgroup *c, const char *state_dir, char *
 			if (m[i].v2 && cg_has(dir, "cpu.max")) {
 				snprintf(val, sizeof(val), "%" PRId64 " %" PRId64, c->cpu_quota, c->cpu_period);
 				if (cg_write(dir, "cpu.max", val))
-					r = cg_fail(err, errlen, "cgroup %s/cpu.max: %s", dir, strerror(errno));
+					r = oci_fail(err, errlen, "cgroup %s/cpu.max: %s", dir, strerror(errno));
 				cpu_done = true;
 			} else if (!m[i].v2 && cg_has(dir, "cpu.cfs_quota_us")) {
 				/* The period first: a quota is checked against the current period. */
 				snprintf(val, sizeof(val), "%" PRId64, c->cpu_period);
 				if (cg_write(dir, "cpu.cfs_period_us", val))
-					r = cg_fail(err, errlen, "cgroup %s/cpu.cfs_period_us: %s", dir, strerror(errno));
+					r = oci_fail(err, errlen, "cgroup %s/cpu.cfs_period_us: %s", dir, strerror(errno));
 				snprintf(val, sizeof(val), "%" PRId64, c->cpu_quota);
 				if (!r && cg_write(dir, "cpu.cfs_quota_us", val))
-					r = cg_fail(err, errlen, "cgroup %s/cpu.cfs_quota_us: %s", dir, strerror(errno));
+					r = oci_fail(err, errlen, "cgroup %s/cpu.cfs_quota_us: %s", dir, strerror(errno));
 				cpu_done = true;
 			}
 		}
 	}
 	if (fclose(log) && !r)
-		r = cg_fail(err, errlen, "%s: %s", logpath, strerror(errno));
+		r = oci_fail(err, errlen, "%s: %s", logpath, strerror(errno));
 	/* A limit the spec asks for that no hierarchy can hold is an error, not a silent
 	 * unlimited container. */
 	if (!r && c->mem_limit > 0 && !mem_done)
-		r = cg_fail(err, errlen, "linux.resources.memory.limit: no memory controller for %s", c->path);
+		r = oci_fail(err, errlen, "linux.resources.memory.limit: no memory controller for %s", c->path);
 	if (!r && c->cpu_quota > 0 && !cpu_done)
-		r = cg_fail(err, errlen, "linux.resources.cpu.quota: no cpu controller for %s", c->path);
+		r = oci_fail(err, errlen, "linux.resources.cpu.quota: no cpu controller for %s", c->path);
 	if (r)
 		oci_cgroup_remove(state_dir);
 	return r;
@@ -302,10 +293,10 @@ int oci_cgroup_join(const struct oci_cgroup *c, char *err, size_t errlen)
 	n = cg_mounts(m, CG_MAX_MOUNTS);
 	for (int i = 0; i < n; i++) {
 		if ((size_t)snprintf(dir, sizeof(dir), "%s%s", m[i].dir, c->path) >= sizeof(dir))
-			return cg_fail(err, errlen, "cgroup %s: path too long", c->path);
+			return oci_fail(err, errlen, "cgroup %s: path too long", c->path);
 		/* "0" is the writer itself; the VMM's threads are all started after exec. */
 		if (cg_write(dir, "cgroup.procs", "0"))
-			return cg_fail(err, errlen, "cgroup %s: cannot join: %s", dir, strerror(errno));
+			return oci_fail(err, errlen, "cgroup %s: cannot join: %s", dir, strerror(errno));
 	}
 	return 0;
 }

@@ -1,4 +1,5 @@
 /* process.capabilities -> RUN_REC_CAPS records (vmm/oci/oci_confine.h). */
+#include "vmm/oci/oci_spec.h"
 #include "vmm/oci/oci_confine.h"
 
 #include <inttypes.h>
@@ -32,16 +33,6 @@ int oci_cap_number(const char *name)
 	return -1;
 }
 
-static int cfail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 int oci_caps_records(struct json_object *proc, struct oci_records *r, char *err, size_t errlen)
 {
 	static const struct {
@@ -54,7 +45,7 @@ int oci_caps_records(struct json_object *proc, struct oci_records *r, char *err,
 	if (!json_object_object_get_ex(proc, "capabilities", &caps) || json_object_is_type(caps, json_type_null))
 		return 0;
 	if (!json_object_is_type(caps, json_type_object))
-		return cfail(err, errlen, "process.capabilities must be an object");
+		return oci_fail(err, errlen, "process.capabilities must be an object");
 	for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
 		struct json_object *a;
 		uint64_t mask = 0;
@@ -63,13 +54,13 @@ int oci_caps_records(struct json_object *proc, struct oci_records *r, char *err,
 		/* An absent set is an empty one (the spec's meaning, and runc's). */
 		if (json_object_object_get_ex(caps, sets[k].key, &a) && !json_object_is_type(a, json_type_null)) {
 			if (!json_object_is_type(a, json_type_array))
-				return cfail(err, errlen, "process.capabilities.%s must be an array", sets[k].key);
+				return oci_fail(err, errlen, "process.capabilities.%s must be an array", sets[k].key);
 			for (size_t i = 0; i < json_object_array_length(a); i++) {
 				struct json_object *s = json_object_array_get_idx(a, i);
 				int n;
 
 				if (!json_object_is_type(s, json_type_string))
-					return cfail(err, errlen, "process.capabilities.%s[%zu] is not a string",
+					return oci_fail(err, errlen, "process.capabilities.%s[%zu] is not a string",
 						     sets[k].key, i);
 				n = oci_cap_number(json_object_get_string(s));
 				if (n >= 0)
@@ -79,5 +70,5 @@ int oci_caps_records(struct json_object *proc, struct oci_records *r, char *err,
 		snprintf(rec, sizeof(rec), "%c:%016" PRIx64, sets[k].set, mask);
 		oci_rec(r, RUN_REC_CAPS, rec);
 	}
-	return r->oom ? cfail(err, errlen, "out of memory") : 0;
+	return r->oom ? oci_fail(err, errlen, "out of memory") : 0;
 }

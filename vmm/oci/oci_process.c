@@ -3,6 +3,7 @@
  * value is checked here before anything starts; the guest init checks the records
  * again (vmm/guest-init/request.c), as it checks everything the host sends.
  */
+#include "vmm/oci/oci_spec.h"
 #include "vmm/oci/oci_process.h"
 
 #include <errno.h>
@@ -16,16 +17,6 @@
 
 #include "vmm/oci/oci_confine.h"
 #include "vmm/run_proto.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 void oci_rec(struct oci_records *r, char tag, const char *value)
 {
@@ -121,7 +112,7 @@ static int rlimits(struct json_object *proc, struct oci_records *r, char *err, s
 	unsigned int seen = 0;
 
 	if (bad)
-		return fail(err, errlen, "process.rlimits must be an array");
+		return oci_fail(err, errlen, "process.rlimits must be an array");
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 		struct json_object *l = json_object_array_get_idx(a, i), *t;
 		char soft[24], hard[24], rec[80];
@@ -132,17 +123,17 @@ static int rlimits(struct json_object *proc, struct oci_records *r, char *err, s
 			if (!strcmp(json_object_get_string(t), rlimit_names[k].name))
 				res = rlimit_names[k].resource;
 		if (res < 0)
-			return fail(err, errlen, "process.rlimits[%zu]: unknown type %s", i,
+			return oci_fail(err, errlen, "process.rlimits[%zu]: unknown type %s", i,
 				    t ? json_object_get_string(t) : "(none)");
 		if (limit_text(get(l, "soft", json_type_int, &bad), soft, sizeof(soft)) ||
 		    limit_text(get(l, "hard", json_type_int, &bad), hard, sizeof(hard)))
-			return fail(err, errlen, "process.rlimits[%zu]: soft and hard must be numbers", i);
+			return oci_fail(err, errlen, "process.rlimits[%zu]: soft and hard must be numbers", i);
 		if ((strcmp(hard, "-1") && !strcmp(soft, "-1")) ||
 		    (strcmp(soft, "-1") && strcmp(hard, "-1") &&
 		     strtoull(soft, NULL, 10) > strtoull(hard, NULL, 10)))
-			return fail(err, errlen, "process.rlimits[%zu]: soft above hard", i);
+			return oci_fail(err, errlen, "process.rlimits[%zu]: soft above hard", i);
 		if (seen & (1u << res))
-			return fail(err, errlen, "process.rlimits: %s repeated",
+			return oci_fail(err, errlen, "process.rlimits: %s repeated",
 				    json_object_get_string(t));
 		seen |= 1u << res;
 		snprintf(rec, sizeof(rec), "%d:%s:%s", res, soft, hard);
@@ -160,22 +151,22 @@ int oci_process_records(struct json_object *proc, bool exec, struct oci_records 
 
 	*terminal = false;
 	if (!proc || !json_object_is_type(proc, json_type_object))
-		return fail(err, errlen, "no \"process\" object");
+		return oci_fail(err, errlen, "no \"process\" object");
 	v = get(proc, "terminal", json_type_boolean, &bad);
 	*terminal = v && json_object_get_boolean(v);
 	if (bad)
-		return fail(err, errlen, "process.terminal must be true or false");
+		return oci_fail(err, errlen, "process.terminal must be true or false");
 	if (exec) {
 		oci_rec(r, 0, RUN_MAGIC);
 		v = get(proc, "args", json_type_array, &bad);
 		if (!v || !json_object_array_length(v))
-			return fail(err, errlen, "process.args must be a non-empty array of strings");
+			return oci_fail(err, errlen, "process.args must be a non-empty array of strings");
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
 			struct json_object *s = json_object_array_get_idx(v, i);
 
 			if (!json_object_is_type(s, json_type_string) ||
 			    (!i && !json_object_get_string_len(s)))
-				return fail(err, errlen, "process.args[%zu] is not a non-empty string", i);
+				return oci_fail(err, errlen, "process.args[%zu] is not a non-empty string", i);
 			oci_rec(r, RUN_REC_ARG, json_object_get_string(s));
 		}
 		v = get(proc, "env", json_type_array, &bad);
@@ -185,29 +176,29 @@ int oci_process_records(struct json_object *proc, bool exec, struct oci_records 
 					 json_object_get_string(s) : NULL;
 
 			if (!kv || !strchr(kv, '=') || kv[0] == '=')
-				return fail(err, errlen, "process.env[%zu] is not \"K=V\"", i);
+				return oci_fail(err, errlen, "process.env[%zu] is not \"K=V\"", i);
 			oci_rec(r, RUN_REC_ENV, kv);
 		}
 		v = get(proc, "cwd", json_type_string, &bad);
 		if (bad || (v && json_object_get_string(v)[0] != '/'))
-			return fail(err, errlen, "process.cwd must be an absolute path");
+			return oci_fail(err, errlen, "process.cwd must be an absolute path");
 		oci_rec(r, RUN_REC_CWD, v ? json_object_get_string(v) : "/");
 		if (*terminal)
 			oci_rec(r, RUN_REC_TTY, "1");
 	}
 	user = get(proc, "user", json_type_object, &bad);
 	if (bad)
-		return fail(err, errlen, "process.user must be an object");
+		return oci_fail(err, errlen, "process.user must be an object");
 	if (exec) {
 		struct json_object *u = NULL, *g = NULL;
 		int64_t uid = 0, gid = 0;
 
 		if (user && json_object_object_get_ex(user, "uid", &u) &&
 		    (uid = get_uint(u, UINT32_MAX - 1)) < 0)
-			return fail(err, errlen, "process.user.uid must be a number");
+			return oci_fail(err, errlen, "process.user.uid must be a number");
 		if (user && json_object_object_get_ex(user, "gid", &g) &&
 		    (gid = get_uint(g, UINT32_MAX - 1)) < 0)
-			return fail(err, errlen, "process.user.gid must be a number");
+			return oci_fail(err, errlen, "process.user.gid must be a number");
 		snprintf(num, sizeof(num), "%" PRId64, uid);
 		oci_rec(r, RUN_REC_UID, num);
 		snprintf(num, sizeof(num), "%" PRId64, gid);
@@ -218,7 +209,7 @@ int oci_process_records(struct json_object *proc, bool exec, struct oci_records 
 		int64_t g = get_uint(json_object_array_get_idx(v, i), UINT32_MAX - 1);
 
 		if (g < 0)
-			return fail(err, errlen, "process.user.additionalGids[%zu] is not a gid", i);
+			return oci_fail(err, errlen, "process.user.additionalGids[%zu] is not a gid", i);
 		snprintf(num, sizeof(num), "%" PRId64, g);
 		oci_rec(r, RUN_REC_GROUPS, num);
 	}
@@ -227,22 +218,22 @@ int oci_process_records(struct json_object *proc, bool exec, struct oci_records 
 		int64_t m = get_uint(v, 0777);
 
 		if (m < 0)
-			return fail(err, errlen, "process.user.umask must be from 0 to 0777");
+			return oci_fail(err, errlen, "process.user.umask must be from 0 to 0777");
 		snprintf(num, sizeof(num), "%" PRIo64, m);
 		oci_rec(r, RUN_REC_UMASK, num);
 	}
 	if (bad)
-		return fail(err, errlen, "process.user: additionalGids must be an array, umask a number");
+		return oci_fail(err, errlen, "process.user: additionalGids must be an array, umask a number");
 	if (rlimits(proc, r, err, errlen))
 		return -1;
 	v = get(proc, "noNewPrivileges", json_type_boolean, &bad);
 	if (bad)
-		return fail(err, errlen, "process.noNewPrivileges must be true or false");
+		return oci_fail(err, errlen, "process.noNewPrivileges must be true or false");
 	if (v && json_object_get_boolean(v))
 		oci_rec(r, RUN_REC_NO_NEW_PRIVS, "1");
 	if (oci_caps_records(proc, r, err, errlen))
 		return -1;
-	return r->oom ? fail(err, errlen, "out of memory") : 0;
+	return r->oom ? oci_fail(err, errlen, "out of memory") : 0;
 }
 
 int oci_linux_records(struct json_object *spec, struct oci_records *r, char *err,
@@ -259,19 +250,19 @@ int oci_linux_records(struct json_object *spec, struct oci_records *r, char *err
 		struct json_object *a = get(linux_, lists[k].key, json_type_array, &bad);
 
 		if (bad)
-			return fail(err, errlen, "config.json: linux.%s must be an array", lists[k].key);
+			return oci_fail(err, errlen, "config.json: linux.%s must be an array", lists[k].key);
 		for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 			struct json_object *s = json_object_array_get_idx(a, i);
 			const char *p = json_object_is_type(s, json_type_string) ?
 					json_object_get_string(s) : NULL;
 
 			if (!p || p[0] != '/' || strlen(p) >= 4096 || strstr(p, "/.."))
-				return fail(err, errlen, "config.json: linux.%s[%zu] is not an absolute "
+				return oci_fail(err, errlen, "config.json: linux.%s[%zu] is not an absolute "
 					    "path without \"..\"", lists[k].key, i);
 			oci_rec(r, lists[k].tag, p);
 		}
 	}
-	return r->oom ? fail(err, errlen, "out of memory") : 0;
+	return r->oom ? oci_fail(err, errlen, "out of memory") : 0;
 }
 
 int oci_exec_translate_json(const char *json, struct oci_records *r, bool *terminal,
@@ -284,13 +275,13 @@ int oci_exec_translate_json(const char *json, struct oci_records *r, bool *termi
 
 	*terminal = false;
 	if (!proc)
-		return fail(err, errlen, "process.json: %s", json_tokener_error_desc(jerr));
+		return oci_fail(err, errlen, "process.json: %s", json_tokener_error_desc(jerr));
 	ret = oci_process_records(proc, true, r, terminal, why, sizeof(why));
 	json_object_put(proc);
 	if (ret)
-		return fail(err, errlen, "process.json: %s", why);
+		return oci_fail(err, errlen, "process.json: %s", why);
 	if (r->len > RUN_CTL_MAX_PAYLOAD)
-		return fail(err, errlen, "process.json: args and env larger than %u bytes",
+		return oci_fail(err, errlen, "process.json: args and env larger than %u bytes",
 			    RUN_CTL_MAX_PAYLOAD);
 	return 0;
 }

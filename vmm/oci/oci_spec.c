@@ -21,7 +21,7 @@
 #define OCI_MAX_CPUS		254
 #define OCI_MIN_MEMORY_MIB	128	/* below this the guest kernel and init do not fit */
 
-static int oci_fail(char *err, size_t errlen, const char *fmt, ...)
+int oci_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 

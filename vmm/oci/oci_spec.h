@@ -45,6 +45,10 @@ struct oci_plan {
  * ("--root ROOTFS", "--cwd", "--user", "-e", "--rwdir", "--cpus", "--memory", "--",
  * args...) and the bind mounts. Returns 0, or -1 with one line in err (nothing is started then).
  */
+/* Formats an error into err (errlen bytes) and returns -1: the translators' one error path. */
+__attribute__((format(printf, 3, 4)))
+int oci_fail(char *err, size_t errlen, const char *fmt, ...);
+
 int oci_spec_translate(const char *bundle, struct oci_plan *out, char *err, size_t errlen);
 
 /* Same for a config.json already in memory (root.path relative to bundle). */
