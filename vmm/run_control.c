@@ -34,6 +34,7 @@ struct ctl_client {
 	uint32_t exec_cid;		/* the client's own id of its exec, 0: none */
 	uint32_t exec_gid;		/* the id the guest knows it by */
 	bool exec_live;			/* EXEC sent, no EXIT yet */
+	uint32_t stdin_unacked;		/* its exec's stdin bytes the guest has not credited */
 	struct run_ctl_rx rx;
 };
 
@@ -235,6 +236,12 @@ static int ctl_guest_frame(void *opaque, const struct run_ctl_frame *f)
 		return 0;	/* its client went away: dropped */
 	if (f->type == RUN_CTL_EXIT)
 		cl->exec_live = false;
+	if (f->type == RUN_CTL_CREDIT) {
+		uint32_t n = run_ctl_u32(f->payload);
+
+		/* the guest may not return more than it got */
+		cl->stdin_unacked -= n < cl->stdin_unacked ? n : cl->stdin_unacked;
+	}
 	ctl_to_client(c, cl, f->type, f->arg, cl->exec_cid, f->payload, f->len);
 	return 0;
 }
@@ -332,6 +339,16 @@ static int ctl_client_frame(void *opaque, const struct run_ctl_frame *f)
 	case RUN_CTL_RESIZE:
 		if (f->id != cl->exec_cid || !cl->exec_live)
 			return 0;
+		if (f->type == RUN_CTL_STDIN) {
+			/* Past its credit the guest could not hold it: the client broke the
+			 * protocol (vmm/run_proto.h), and its exec goes with it. */
+			if (f->len > RUN_CTL_STDIN_WINDOW - cl->stdin_unacked) {
+				ctl_error(c, cl, "stdin past its credit");
+				ctl_client_close(c, cl);
+				return 1;
+			}
+			cl->stdin_unacked += f->len;
+		}
 		if (ctl_to_guest(c, f->type, f->arg, cl->exec_gid, f->payload, f->len))
 			ctl_error(c, cl, "control queue full");
 		return cl->fd < 0;

@@ -18,6 +18,8 @@ static int check_guest(const struct run_ctl_frame *f)
 		return !f->id || (f->arg != 1 && f->arg != 2) ? -EINVAL : 0;
 	case RUN_CTL_EXIT:
 		return f->len ? -EMSGSIZE : !f->id ? -EINVAL : 0;
+	case RUN_CTL_CREDIT:
+		return f->len != 4 ? -EMSGSIZE : !f->id ? -EINVAL : 0;
 	}
 	return -EPROTO;
 }
@@ -33,7 +35,7 @@ static int check_client(const struct run_ctl_frame *f)
 	case RUN_CTL_EXEC:
 		return !f->len || !f->id ? -EINVAL : 0;
 	case RUN_CTL_STDIN:
-		return !f->id ? -EINVAL : 0;
+		return f->len > RUN_CTL_OUT_MAX ? -EMSGSIZE : !f->id ? -EINVAL : 0;
 	case RUN_CTL_RESIZE:
 		return f->len != 4 ? -EMSGSIZE : !f->id ? -EINVAL : 0;
 	}
@@ -52,6 +54,8 @@ static int check_vmm(const struct run_ctl_frame *f)
 	case RUN_CTL_OUTPUT:
 		return f->len > RUN_CTL_OUT_MAX ? -EMSGSIZE :
 		       f->arg != 1 && f->arg != 2 ? -EINVAL : 0;
+	case RUN_CTL_CREDIT:
+		return f->len != 4 ? -EMSGSIZE : 0;
 	}
 	return -EPROTO;
 }
@@ -112,6 +116,12 @@ int run_ctl_feed(struct run_ctl_rx *rx, const void *data, size_t n, enum run_ctl
 			return r;
 	}
 	return 0;
+}
+
+uint32_t run_ctl_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
 }
 
 size_t run_ctl_encode(uint8_t *out, uint8_t type, uint8_t arg, uint32_t id,

@@ -49,6 +49,9 @@ int run_ctl_check(const uint8_t *hdr, enum run_ctl_src src, struct run_ctl_frame
 int run_ctl_feed(struct run_ctl_rx *rx, const void *data, size_t n, enum run_ctl_src src,
 		 int (*cb)(void *opaque, const struct run_ctl_frame *f), void *opaque);
 
+/* The little-endian u32 at p (a RUN_CTL_CREDIT payload). */
+uint32_t run_ctl_u32(const uint8_t *p);
+
 /* Writes header + payload into out (RUN_CTL_HDR_SIZE + len bytes); len must be at most
  * RUN_CTL_MAX_PAYLOAD. Returns the frame's size. */
 size_t run_ctl_encode(uint8_t *out, uint8_t type, uint8_t arg, uint32_t id,

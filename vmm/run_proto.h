@@ -102,9 +102,19 @@
 #define RUN_CTL_STARTED		0x82	/* the command (id 0) or an exec (id) is running */
 #define RUN_CTL_OUTPUT		0x83	/* arg: 1 stdout, 2 stderr; payload: the bytes */
 #define RUN_CTL_EXIT		0x84	/* arg: the exit status (0-255) of id */
+#define RUN_CTL_CREDIT		0x85	/* payload: u32 stdin bytes of id the init has passed
+					 * on (or dropped): the host may send that many more */
 /* VMM -> socket client only */
 #define RUN_CTL_ERROR		0x90	/* payload: one line, why the request failed */
 #define RUN_CTL_OUT_MAX		32768u	/* output bytes per RUN_CTL_OUTPUT frame */
+/*
+ * Stdin of an exec is credit-based: at most RUN_CTL_STDIN_WINDOW bytes of RUN_CTL_STDIN
+ * payload per id not yet returned by RUN_CTL_CREDIT. The init buffers that much per
+ * exec, so a process that never reads its stdin stops its own stream (its sender runs
+ * out of credit) and never the init's control loop. The VMM enforces the window
+ * against its clients; nook-oci's exec proxy stops reading its stdin at it.
+ */
+#define RUN_CTL_STDIN_WINDOW	(128u << 10)
 
 /* Run-status register (4 bytes at RUN_STATUS_GPA, written with one 32-bit store). */
 #define RUN_STATUS_GPA		0xc0001000UL

@@ -83,12 +83,23 @@ check "exec -t exits with its code 4" "$rc" 4
 has "exec -t: a pty in the guest" "$out" "/dev/pts/"
 has "exec -t: window size forwarded" "$out" "37 101"
 has "exec -t: a resize reaches the process" "$out" "40 120"
+# [exec block] An exec that never reads its stdin, fed 10 MiB, stops only its own stream
+# (credit, vmm/run_proto.h): other execs still run, and the stop below still works.
+head -c 10485760 /dev/zero | pm exec -i "$id" sleep 600 >/dev/null 2>&1 &
+stall=$!
+sleep 5	# its pipe, the init's buffer for it and its credit fill up
+check "exec runs while another exec's stdin is full" "$(timeout 60 podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
+	--cgroup-manager cgroupfs --events-backend file --runtime "$OCI" exec "$id" echo alive 2>&1)" alive
+# [end exec block]
 t0=$(date +%s.%N)
 pm stop "$id" >/dev/null 2>&1
 t=$(echo "$(date +%s.%N) - $t0" | bc)
 echo "# podman stop took ${t} s"
 check "stop ends by SIGTERM under 8 s" "$(echo "$t < 8" | bc)" 1
 has "logs show the trap ran" "$(pm logs "$id" 2>&1)" "got-term"
+# [exec block] the stalled exec ended with its container
+for _ in $(seq 30); do kill -0 "$stall" 2>/dev/null || break; sleep 1; done
+if kill -0 "$stall" 2>/dev/null; then bad "the stalled exec ends with the container"; kill "$stall"; else ok "the stalled exec ends with the container"; fi
 pm rm "$id" >/dev/null 2>&1; check "rm" "$?" 0
 
 # run -t: the pty master goes to conmon over --console-socket; the workload gets the

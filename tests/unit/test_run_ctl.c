@@ -38,6 +38,9 @@ Test(run_ctl, checks_per_source)
 	cr_assert_eq(hdr_check(RUN_CTL_EXIT, 5, 0, 0x80000000u, RUN_CTL_FROM_GUEST), -EINVAL);
 	cr_assert_eq(hdr_check(RUN_CTL_EXEC, 0, 4, 1, RUN_CTL_FROM_GUEST), -EPROTO);
 	cr_assert_eq(hdr_check(RUN_CTL_ERROR, 0, 4, 0, RUN_CTL_FROM_GUEST), -EPROTO);
+	cr_assert_eq(hdr_check(RUN_CTL_CREDIT, 0, 4, 3, RUN_CTL_FROM_GUEST), 0);
+	cr_assert_eq(hdr_check(RUN_CTL_CREDIT, 0, 2, 3, RUN_CTL_FROM_GUEST), -EMSGSIZE);
+	cr_assert_eq(hdr_check(RUN_CTL_CREDIT, 0, 4, 0, RUN_CTL_FROM_GUEST), -EINVAL);
 	/* a client */
 	cr_assert_eq(hdr_check(RUN_CTL_START, 0, 0, 0, RUN_CTL_FROM_CLIENT), 0);
 	cr_assert_eq(hdr_check(RUN_CTL_SIGNAL, 15, 0, 0, RUN_CTL_FROM_CLIENT), 0);
@@ -45,9 +48,14 @@ Test(run_ctl, checks_per_source)
 	cr_assert_eq(hdr_check(RUN_CTL_EXEC, 0, 0, 1, RUN_CTL_FROM_CLIENT), -EINVAL);
 	cr_assert_eq(hdr_check(RUN_CTL_RESIZE, 0, 3, 1, RUN_CTL_FROM_CLIENT), -EMSGSIZE);
 	cr_assert_eq(hdr_check(RUN_CTL_HELD, 0, 0, 0, RUN_CTL_FROM_CLIENT), -EPROTO);
+	cr_assert_eq(hdr_check(RUN_CTL_STDIN, 0, RUN_CTL_OUT_MAX, 1, RUN_CTL_FROM_CLIENT), 0);
+	cr_assert_eq(hdr_check(RUN_CTL_STDIN, 0, RUN_CTL_OUT_MAX + 1, 1, RUN_CTL_FROM_CLIENT),
+		     -EMSGSIZE);
+	cr_assert_eq(hdr_check(RUN_CTL_CREDIT, 0, 4, 1, RUN_CTL_FROM_CLIENT), -EPROTO);
 	/* the VMM */
 	cr_assert_eq(hdr_check(RUN_CTL_ERROR, 0, 100, 0, RUN_CTL_FROM_VMM), 0);
 	cr_assert_eq(hdr_check(RUN_CTL_START, 0, 0, 0, RUN_CTL_FROM_VMM), -EPROTO);
+	cr_assert_eq(hdr_check(RUN_CTL_CREDIT, 0, 4, 1, RUN_CTL_FROM_VMM), 0);
 }
 
 struct seen {
@@ -272,4 +280,68 @@ Test(run_ctl, router_bad_guest_frame, .init = router_setup, .fini = router_teard
 	send_frame(gout, RUN_CTL_HELD, 0, 0, NULL, 0);		/* ignored from now on */
 	cr_assert_eq(next(a, RUN_CTL_FROM_VMM), -1);
 	close(a);
+}
+
+/* Everything the guest's side of the port holds now, thrown away; returns its size. */
+static size_t drain_guest(void)
+{
+	uint8_t buf[65536];
+	size_t total = 0;
+	ssize_t n;
+
+	while ((n = read(gin, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	return total;
+}
+
+static void send_stdin(int fd, uint32_t id, size_t len)
+{
+	static uint8_t buf[RUN_CTL_HDR_SIZE + RUN_CTL_OUT_MAX], data[RUN_CTL_OUT_MAX];
+	size_t n = run_ctl_encode(buf, RUN_CTL_STDIN, 0, id, data, len);
+
+	cr_assert_eq(write(fd, buf, n), (ssize_t)n);
+	spin();
+}
+
+/* An exec's stdin may run RUN_CTL_STDIN_WINDOW bytes ahead of the guest's credit, no
+ * more: the guest buffers that much, so a process that never reads cannot stall it. */
+Test(run_ctl, router_stdin_window, .init = router_setup, .fini = router_teardown)
+{
+	uint8_t credit[4] = { 0, 0x80, 0, 0 };	/* 32 KiB */
+	int a = client(), c;
+	uint32_t gid;
+
+	send_frame(gout, RUN_CTL_HELD, 0, 0, NULL, 0);
+	send_frame(a, RUN_CTL_START, 0, 0, NULL, 0);
+	cr_assert_eq(next(gin, RUN_CTL_FROM_CLIENT), 1);	/* START */
+	send_frame(gout, RUN_CTL_STARTED, 0, 0, NULL, 0);
+	close(a);
+	c = client();
+	send_frame(c, RUN_CTL_EXEC, 0, 4, "NOOKRUN1\0ash", 13);
+	cr_assert_eq(next(gin, RUN_CTL_FROM_CLIENT), 1);
+	gid = got.f[0].id;
+	send_frame(gout, RUN_CTL_STARTED, 0, gid, NULL, 0);
+	cr_assert_eq(next(c, RUN_CTL_FROM_VMM), 1);
+
+	/* the whole window goes through */
+	for (unsigned int i = 0; i < RUN_CTL_STDIN_WINDOW / RUN_CTL_OUT_MAX; i++)
+		send_stdin(c, 4, RUN_CTL_OUT_MAX);
+	cr_assert_eq(drain_guest(), RUN_CTL_STDIN_WINDOW / RUN_CTL_OUT_MAX *
+				    (RUN_CTL_HDR_SIZE + RUN_CTL_OUT_MAX));
+	/* credit for 32 KiB reaches the client under its own id, and lets 32 KiB more go */
+	send_frame(gout, RUN_CTL_CREDIT, 0, gid, credit, 4);
+	cr_assert_eq(next(c, RUN_CTL_FROM_VMM), 1);
+	cr_assert_eq(got.f[0].type, RUN_CTL_CREDIT);
+	cr_assert_eq(got.f[0].id, 4);
+	send_stdin(c, 4, RUN_CTL_OUT_MAX);
+	cr_assert_eq(drain_guest(), RUN_CTL_HDR_SIZE + RUN_CTL_OUT_MAX);
+	/* one byte past the window: refused, the client dropped, its exec killed */
+	send_stdin(c, 4, 1);
+	cr_assert_eq(next(c, RUN_CTL_FROM_VMM), 1);
+	cr_assert_eq(got.f[0].type, RUN_CTL_ERROR);
+	cr_assert_eq(next(gin, RUN_CTL_FROM_CLIENT), 1);
+	cr_assert_eq(got.f[0].type, RUN_CTL_SIGNAL);
+	cr_assert_eq(got.f[0].arg, SIGKILL);
+	cr_assert_eq(got.f[0].id, gid);
+	close(c);
 }

@@ -9,10 +9,13 @@
  * that makes no sense is dropped (its bytes skipped), never acted on half-way.
  *
  * One poll loop serves everything: the signalfd (SIGCHLD, and SIGINT/TERM/HUP for the
- * command, as before), the control port, and each exec's output fds. Writes to the port
- * block (poll for POLLOUT): output then waits for the host instead of being lost.
- * Writes to an exec's stdin block too, on a pipe enlarged to 1 MiB: a process that
- * never reads its stdin while the host keeps sending stalls this loop (a known limit).
+ * command, as before), the control port, each exec's output fds, and the stdin of each
+ * exec that has bytes waiting. Writes to the port block (poll for POLLOUT): output then
+ * waits for the host instead of being lost. Writes to an exec's stdin never block: what
+ * its pipe does not take waits in the exec's own buffer, and the bytes are credited
+ * back (RUN_CTL_CREDIT) only once the pipe took them. The host sends at most
+ * RUN_CTL_STDIN_WINDOW bytes ahead of its credit, which the buffer holds: a process
+ * that never reads its stdin stops only its own stream, never this loop.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,9 +40,13 @@ struct exec_slot {
 	int in_fd;		/* its stdin (pipe write end or pty master), -1 closed */
 	int out_fd[2];		/* stdout, stderr read ends (tty: out_fd[0] is the master) */
 	bool tty;
+	bool in_eof;		/* EOF came: close in_fd once the buffer is written */
+	size_t in_off, in_len;	/* stdin bytes waiting in in_buf[slot] */
 };
 
 static struct exec_slot execs[RUN_CTL_MAX_EXECS];
+/* Per slot, the stdin the pipe has not taken yet: untouched pages cost nothing. */
+static unsigned char in_buf[RUN_CTL_MAX_EXECS][RUN_CTL_STDIN_WINDOW];
 
 /* Frame reassembly: one whole frame fits. */
 static unsigned char rx[RUN_CTL_HDR_SIZE + RUN_CTL_MAX_PAYLOAD];
@@ -151,7 +158,8 @@ static bool exec_stdio(struct exec_slot *e, struct spawn_io *io, int child[3])
 		return false;
 	child[0] = io->fd[0] = p[0];
 	e->in_fd = p[1];
-	fcntl(p[1], F_SETPIPE_SZ, 1 << 20);	/* best effort; see the top of the file */
+	fcntl(p[1], F_SETFL, O_NONBLOCK);	/* see the top of the file */
+	fcntl(p[1], F_SETPIPE_SZ, 1 << 20);	/* best effort: fewer waits */
 	for (int i = 0; i < 2; i++) {
 		if (pipe2(p, O_CLOEXEC))
 			return false;
@@ -169,6 +177,76 @@ static void exec_free(struct exec_slot *e)
 	close_fd(&e->out_fd[1]);
 	e->id = 0;
 	e->pid = 0;
+	e->in_off = e->in_len = 0;
+	e->in_eof = false;
+}
+
+static void send_credit(struct exec_slot *e, size_t n)
+{
+	unsigned char p[4] = { (unsigned char)n, (unsigned char)(n >> 8),
+			       (unsigned char)(n >> 16), (unsigned char)(n >> 24) };
+
+	if (n)
+		send_frame(RUN_CTL_CREDIT, 0, e->id, p, sizeof(p));
+}
+
+/* Writes what e's stdin buffer holds without blocking and credits what went. A closed
+ * reader drops the rest (credited too: the host must not stall on it). */
+static void stdin_drain(struct exec_slot *e)
+{
+	unsigned char *buf = in_buf[e - execs];
+	size_t done = 0;
+
+	while (e->in_fd >= 0 && e->in_len) {
+		ssize_t n = write(e->in_fd, buf + e->in_off, e->in_len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			close_fd(&e->in_fd);	/* the process closed its stdin */
+			break;
+		}
+		e->in_off += (size_t)n;
+		e->in_len -= (size_t)n;
+		done += (size_t)n;
+	}
+	if (e->in_fd < 0) {
+		done += e->in_len;
+		e->in_len = 0;
+	}
+	if (!e->in_len) {
+		e->in_off = 0;
+		if (e->in_eof && !e->tty)
+			close_fd(&e->in_fd);
+	}
+	send_credit(e, done);
+}
+
+/* A RUN_CTL_STDIN payload for e: appended to its buffer, then as much written as the
+ * pipe takes. Bytes past the window (a host ignoring its credit) are dropped. */
+static void stdin_queue(struct exec_slot *e, const unsigned char *p, size_t len)
+{
+	unsigned char *buf = in_buf[e - execs];
+	size_t room, take;
+
+	if (e->in_fd < 0) {
+		send_credit(e, len);
+		return;
+	}
+	if (e->in_off && e->in_off + e->in_len + len > RUN_CTL_STDIN_WINDOW) {
+		memmove(buf, buf + e->in_off, e->in_len);
+		e->in_off = 0;
+	}
+	room = RUN_CTL_STDIN_WINDOW - e->in_off - e->in_len;
+	take = len < room ? len : room;
+	if (take < len)
+		problem(0, "exec stdin past the host's credit: bytes dropped", NULL);
+	memcpy(buf + e->in_off + e->in_len, p, take);
+	e->in_len += take;
+	send_credit(e, len - take);
+	stdin_drain(e);
 }
 
 static void exec_start(unsigned int id, const unsigned char *payload, size_t len)
@@ -289,15 +367,15 @@ static int handle_frame(const unsigned char *f, bool held)
 			exec_start(id, payload, len);
 		return -1;
 	case RUN_CTL_STDIN:
-		if (!(e = exec_find(id)) || e->in_fd < 0)
+		if (!(e = exec_find(id)))
 			return -1;
 		if (!len) {
-			/* EOF: a pipe closes; a terminal gets its EOF character (raw input is the
-			 * host's business, so only when the line discipline would see it) */
-			if (!e->tty)
-				close_fd(&e->in_fd);
-		} else if (!write_all(e->in_fd, payload, len)) {
-			close_fd(&e->in_fd);	/* the process closed its stdin */
+			/* EOF: a pipe closes once its buffer is written; a terminal stays
+			 * open (raw input is the host's business) */
+			e->in_eof = true;
+			stdin_drain(e);
+		} else {
+			stdin_queue(e, payload, len);
 		}
 		return -1;
 	case RUN_CTL_RESIZE:
@@ -387,9 +465,9 @@ static int wait_status(int ws)
 int control_wait(pid_t pid)
 {
 	struct signalfd_siginfo si[8];
-	struct pollfd pfd[2 + 2 * RUN_CTL_MAX_EXECS];
-	struct exec_slot *owner[2 + 2 * RUN_CTL_MAX_EXECS];
-	int which[2 + 2 * RUN_CTL_MAX_EXECS];
+	struct pollfd pfd[2 + 3 * RUN_CTL_MAX_EXECS];
+	struct exec_slot *owner[2 + 3 * RUN_CTL_MAX_EXECS];
+	int which[2 + 3 * RUN_CTL_MAX_EXECS];
 	sigset_t set;
 	int sfd, ws;
 	pid_t w;
@@ -428,6 +506,12 @@ int control_wait(pid_t pid)
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = ctl_fd, .events = POLLIN };
 		for (unsigned int i = 0; i < RUN_CTL_MAX_EXECS; i++) {
+			/* which 2: its stdin, watched only while bytes wait for it */
+			if (execs[i].id && execs[i].in_fd >= 0 && execs[i].in_len) {
+				owner[n] = &execs[i];
+				which[n] = 2;
+				pfd[n++] = (struct pollfd){ .fd = execs[i].in_fd, .events = POLLOUT };
+			}
 			for (int j = 0; j < 2; j++) {
 				if (!execs[i].id || execs[i].out_fd[j] < 0)
 					continue;
@@ -450,7 +534,11 @@ int control_wait(pid_t pid)
 			read_ctl(false);
 		for (nfds_t i = 2; i < n; i++) {
 			/* a slot freed by a frame handled above has no fds any more */
-			if (pfd[i].revents && owner[i]->id && owner[i]->out_fd[which[i]] == pfd[i].fd)
+			if (!pfd[i].revents || !owner[i]->id)
+				continue;
+			if (which[i] == 2 && owner[i]->in_fd == pfd[i].fd)
+				stdin_drain(owner[i]);
+			else if (which[i] < 2 && owner[i]->out_fd[which[i]] == pfd[i].fd)
 				exec_pump(owner[i], which[i]);
 		}
 	}

@@ -9,8 +9,12 @@ int oci_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes text to path through a temporary and a rename. 0 or -1. */
 int oci_write_file(const char *path, const char *text, size_t len);
 
-/* exec --process FILE [--detach] [--tty --console-socket S] [--pid-file P] ID */
-int cmd_exec(const char *root, const char *id, const char *process, const char *pid_file,
-	     const char *console, bool detach);
+struct oci_exec_args;
+
+/* exec --process FILE [--detach] [--tty --console-socket S] [--pid-file P] ID, or with
+ * the process as arguments (args, vmm/oci/oci_exec_args.h): exactly one of the two. */
+int cmd_exec(const char *root, const char *id, const char *process,
+	     const struct oci_exec_args *args, const char *pid_file, const char *console,
+	     bool detach);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "vmm/oci/oci_cmd.h"
 #include "vmm/oci/oci_ctl.h"
+#include "vmm/oci/oci_exec_args.h"
 #include "vmm/oci/oci_process.h"
 #include "vmm/oci/oci_state.h"
 
@@ -45,14 +46,14 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static char *read_small_file(const char *path, char *err, size_t errlen)
+static char *read_small_file(const char *what, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	char *buf;
 	size_t n;
 
 	if (!f) {
-		snprintf(err, errlen, "--process %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s%s: %s", what, path, strerror(errno));
 		return NULL;
 	}
 	buf = malloc(1 << 20);
@@ -60,7 +61,7 @@ static char *read_small_file(const char *path, char *err, size_t errlen)
 	fclose(f);
 	if (!buf || n == (1 << 20) - 1) {
 		free(buf);
-		snprintf(err, errlen, "--process %s: unreadable or larger than 1 MiB", path);
+		snprintf(err, errlen, "%s%s: unreadable or larger than 1 MiB", what, path);
 		return NULL;
 	}
 	buf[n] = 0;
@@ -146,6 +147,9 @@ static int exec_relay(int ctl, const struct exec_io *io)
 	struct pollfd pfd[3];
 	sigset_t set;
 	int sfd, in = io->in;
+	/* stdin bytes sent that the guest has not credited back (vmm/run_proto.h): past
+	 * the window stdin is not read, so its writer (conmon) waits, and nothing else */
+	uint32_t unacked = 0;
 
 	sigemptyset(&set);
 	for (int s = 1; s < 32; s++)
@@ -162,7 +166,7 @@ static int exec_relay(int ctl, const struct exec_io *io)
 
 		pfd[n++] = (struct pollfd){ .fd = ctl, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		if (in >= 0)
+		if (in >= 0 && unacked < RUN_CTL_STDIN_WINDOW)
 			pfd[n++] = (struct pollfd){ .fd = in, .events = POLLIN };
 		if (poll(pfd, n, -1) < 0)
 			continue;
@@ -177,6 +181,11 @@ static int exec_relay(int ctl, const struct exec_io *io)
 				return oci_error("exec: %s", (char *)buf) ? 255 : 255;
 			if (f.type == RUN_CTL_OUTPUT)
 				write_all(f.arg == 1 ? io->out : io->err, buf, f.len);
+			if (f.type == RUN_CTL_CREDIT) {
+				uint32_t c = run_ctl_u32(buf);
+
+				unacked -= c < unacked ? c : unacked;
+			}
 		}
 		if (sfd >= 0 && pfd[1].revents &&
 		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -186,9 +195,11 @@ static int exec_relay(int ctl, const struct exec_io *io)
 				oci_ctl_send(ctl, RUN_CTL_SIGNAL, (uint8_t)si.ssi_signo, EXEC_ID, NULL, 0);
 		}
 		if (n > 2 && pfd[2].revents) {
-			ssize_t got = read(in, buf, RUN_CTL_OUT_MAX);
+			size_t room = RUN_CTL_STDIN_WINDOW - unacked;
+			ssize_t got = read(in, buf, room < RUN_CTL_OUT_MAX ? room : RUN_CTL_OUT_MAX);
 
 			if (got > 0) {
+				unacked += (uint32_t)got;
 				oci_ctl_send(ctl, RUN_CTL_STDIN, 0, EXEC_ID, buf, (size_t)got);
 			} else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
 				/* EOF (or EIO: the pty's master closed): the process's stdin ends */
@@ -227,8 +238,29 @@ static int exec_proxy(int ctl, const struct oci_records *rec, bool terminal,
 	return early >= 0 ? early : exec_relay(ctl, &io);
 }
 
-int cmd_exec(const char *root, const char *id, const char *process, const char *pid_file,
-	     const char *console, bool detach)
+/* process.json text: --process FILE, or the arguments over the bundle's config.json. */
+static char *exec_process_json(const struct oci_state *st, const char *process,
+			       const struct oci_exec_args *args, char *err, size_t errlen)
+{
+	char path[4200], *config, *json;
+
+	if (process)
+		return read_small_file("--process ", process, err, errlen);
+	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", st->bundle) >= sizeof(path)) {
+		snprintf(err, errlen, "bundle %.400s: path too long", st->bundle);
+		return NULL;
+	}
+	config = read_small_file("container's ", path, err, errlen);
+	if (!config)
+		return NULL;
+	json = oci_exec_args_json(config, args, err, errlen);
+	free(config);
+	return json;
+}
+
+int cmd_exec(const char *root, const char *id, const char *process,
+	     const struct oci_exec_args *args, const char *pid_file, const char *console,
+	     bool detach)
 {
 	struct oci_records rec = { 0 };
 	struct oci_state st;
@@ -238,13 +270,15 @@ int cmd_exec(const char *root, const char *id, const char *process, const char *
 	pid_t child;
 	char b;
 
-	if (!process)
-		return oci_error("exec: --process FILE is required");
+	if (!process && !args)
+		return oci_error("exec: give the process as --process FILE or as arguments after the container id");
+	if (process && args)
+		return oci_error("exec: give the process as --process FILE or as arguments, not both");
 	if (oci_state_load(root, id, dir, sizeof(dir), &st))
 		return oci_error("container %s does not exist", id);
 	if (strcmp(st.status, "running"))
 		return oci_error("container %s is %s, not running", id, st.status);
-	json = read_small_file(process, err, sizeof(err));
+	json = exec_process_json(&st, process, args, err, sizeof(err));
 	if (!json)
 		return oci_error("%s", err);
 	if (oci_exec_translate_json(json, &rec, &terminal, err, sizeof(err))) {

@@ -28,6 +28,7 @@
 #include <sys/ioctl.h>
 
 #include "vmm/oci/oci_cmd.h"
+#include "vmm/oci/oci_exec_args.h"
 #include "vmm/oci/oci_ctl.h"
 #include "vmm/oci/oci_spec.h"
 #include "vmm/oci/oci_state.h"
@@ -507,6 +508,9 @@ static void usage(FILE *f)
 	      "                [--systemd-cgroup] VERB ...\n"
 	      "  create --bundle DIR [--pid-file FILE] [--console-socket SOCK] ID\n"
 	      "  exec --process FILE [--pid-file FILE] [--detach] [--tty --console-socket SOCK] ID\n"
+	      "  exec [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--additional-gids GID]...\n"
+	      "       [--no-new-privs] [--tty --console-socket SOCK] [--pid-file FILE] [--detach]\n"
+	      "       ID COMMAND [ARG...]\n"
 	      "  start ID | state ID | kill ID [SIGNAL] | delete [--force] ID | --version\n", f);
 }
 
@@ -530,6 +534,10 @@ int main(int argc, char **argv)
 	const char *console = NULL, *pos[2] = { NULL, NULL }, *process = NULL;
 	bool force = false, detach = false;
 	int i = 1, npos = 0;
+	/* exec by arguments: --env and --additional-gids are repeatable, at most argc each */
+	struct oci_exec_args xa = { 0 };
+	const char **xenv = calloc((size_t)argc, sizeof(*xenv));
+	const char **xgids = calloc((size_t)argc, sizeof(*xgids));
 
 	/* Global flags before the verb. */
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -555,9 +563,38 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	if (!xenv || !xgids)
+		return oci_error("out of memory");
+	xa.env = xenv;
+	xa.gids = xgids;
 	verb = argv[i++];
 	for (; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--bundle")) || (v = opt_value(argc, argv, &i, "-b")))
+		bool is_exec = !strcmp(verb, "exec");
+
+		if (is_exec && npos == 1) {
+			/* after the id: the command and its own options (runc's form) */
+			if (!strcmp(argv[i], "--"))
+				i++;
+			xa.argv = argv + i;
+			xa.argc = argc - i;
+			break;
+		}
+		if (is_exec && (v = opt_value(argc, argv, &i, "--cwd")))
+			xa.cwd = v;
+		else if (is_exec && ((v = opt_value(argc, argv, &i, "--env")) ||
+				     (v = opt_value(argc, argv, &i, "-e"))))
+			xenv[xa.nenv++] = v;
+		else if (is_exec && ((v = opt_value(argc, argv, &i, "--user")) ||
+				     (v = opt_value(argc, argv, &i, "-u"))))
+			xa.user = v;
+		else if (is_exec && ((v = opt_value(argc, argv, &i, "--additional-gids")) ||
+				     (v = opt_value(argc, argv, &i, "-g"))))
+			xgids[xa.ngids++] = v;
+		else if (is_exec && !strcmp(argv[i], "--no-new-privs"))
+			xa.no_new_privs = true;
+		else if (is_exec && (!strcmp(argv[i], "--tty") || !strcmp(argv[i], "-t")))
+			xa.tty = true;	/* with --process, process.terminal says it */
+		else if ((v = opt_value(argc, argv, &i, "--bundle")) || (v = opt_value(argc, argv, &i, "-b")))
 			bundle = v;
 		else if ((v = opt_value(argc, argv, &i, "--pid-file")))
 			pid_file = v;
@@ -598,10 +635,8 @@ int main(int argc, char **argv)
 		return cmd_kill(root, pos[0], pos[1]);
 	if (!strcmp(verb, "delete"))
 		return cmd_delete(root, pos[0], force);
-	if (!strcmp(verb, "exec")) {
-		if (pos[1])
-			return oci_error("exec: give the process with --process FILE, not as arguments");
-		return cmd_exec(root, pos[0], process, pid_file, console, detach);
-	}
+	if (!strcmp(verb, "exec"))
+		return cmd_exec(root, pos[0], process, xa.argc > 0 ? &xa : NULL, pid_file,
+				console, detach);
 	return oci_error("unknown verb %s", verb);
 }
