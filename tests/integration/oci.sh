@@ -33,13 +33,22 @@ check "malformed config.json exits 1" "$rc" 1; has "malformed config.json error"
 echo '{"process":{"args":["true"]},"root":{"path":"nope"}}' > "$T"/bundle/config.json
 out=$("$OCI" --root "$T/state" create --bundle "$T"/bundle x 2>&1); rc=$?
 check "missing rootfs exits 1" "$rc" 1; has "missing rootfs error" "$out" "rootfs"
+# A failure in create's VMM child (a bind source that is gone) under --log-format=json:
+# one line on stderr, exactly one JSON object in --log, naming the child's reason.
+echo '{"process":{"args":["true"]},"root":{"path":"rootfs"},"mounts":[{"destination":"/mnt","type":"bind","source":"/nonexistent-src","options":["rbind"]}]}' > "$T"/bundle/config.json
+rm -f "$T"/log.json
+out=$("$OCI" --root "$T/state" --log "$T"/log.json --log-format json create --bundle "$T"/bundle x 2>&1); rc=$?
+check "create whose child fails exits 1" "$rc" 1
+check "... with one stderr line" "$(printf '%s\n' "$out" | wc -l)" 1
+check "... and one JSON object in --log" "$(wc -l < "$T"/log.json 2>/dev/null)" 1
+has "... naming the child's reason" "$(cat "$T"/log.json 2>/dev/null)" '"msg":"mount /mnt: source /nonexistent-src'
 out=$("$OCI" state no-such-ctr 2>&1); rc=$?
 check "state of unknown id exits 1" "$rc" 1; has "unknown id error" "$out" "does not exist"
 has "--version" "$("$OCI" --version)" "nook-oci version"
 
-# One run: env, cwd, user, volume read+write, stdin (1 MiB checksum), guest kernel, exit 3.
+# One run: env, cwd, user, volume read+write, stdin (10 MiB checksum, the issue's size), guest kernel, exit 3.
 echo hello > "$T"/data/in; chmod 777 "$T"/data
-head -c 1048576 /dev/urandom > "$T"/stdin.bin
+head -c 10485760 /dev/urandom > "$T"/stdin.bin
 want_sum=$(sha256sum < "$T"/stdin.bin | cut -d' ' -f1)
 out=$(pm run --rm -i "${RUNOPTS[@]}" -v "$T/data:/data" -e FOO=bar -w /tmp -u 1000 localhost/nook-oci-bb \
 	sh -c 'echo "env=$FOO cwd=$(pwd) uid=$(id -u) kernel=$(uname -r) nofile=$(ulimit -n)"; cat /data/in; echo written > /data/out;

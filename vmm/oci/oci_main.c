@@ -41,6 +41,13 @@
 static const char *oci_log_path;
 static bool oci_log_json;
 
+/*
+ * In create's VMM child (before exec) errors go up this pipe instead: the parent
+ * reports the child's reason as its one error, so --log gets exactly one object
+ * per failed create rather than the child's and a generic one from the parent.
+ */
+static int oci_child_err_fd = -1;
+
 /* How long create waits for the guest to boot: podman's own limit is 240 s. */
 #define OCI_BOOT_TIMEOUT_MS (230 * 1000)
 
@@ -52,6 +59,13 @@ int oci_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (oci_child_err_fd >= 0) {
+		/* One short write (< PIPE_BUF) of the first reason only. */
+		if (write(oci_child_err_fd, msg, strnlen(msg, sizeof(msg) - 1)) >= 0)
+			close(oci_child_err_fd);
+		oci_child_err_fd = -1;
+		return 1;
+	}
 	fprintf(stderr, "nook-oci: %s\n", msg);
 	if (oci_log_path && oci_log_json) {
 		struct json_object *o = json_object_new_object();
@@ -157,9 +171,12 @@ static int apply_binds(const struct oci_plan *p)
 }
 
 /* The VMM child: binds, the terminal, exec nook run. Never returns. */
-static void create_child(const struct oci_plan *p, char **argv, const char *nook, int tty)
+static void create_child(const struct oci_plan *p, char **argv, const char *nook, int tty,
+			 int err_fd)
 {
 	char err[512];
+
+	oci_child_err_fd = err_fd;	/* close-on-exec: EOF when nook runs */
 
 	if (apply_binds(p))
 		_exit(125);
@@ -172,8 +189,10 @@ static void create_child(const struct oci_plan *p, char **argv, const char *nook
 		/* The pty's slave is the VMM's stdio and controlling terminal: nook runs in
 		 * its tty mode and gets SIGWINCH when conmon resizes the master. */
 		if (setsid() < 0 || dup2(tty, 0) < 0 || dup2(tty, 1) < 0 || dup2(tty, 2) < 0 ||
-		    ioctl(0, TIOCSCTTY, 0))
+		    ioctl(0, TIOCSCTTY, 0)) {
+			oci_error("the container's terminal: %s", strerror(errno));
 			_exit(125);
+		}
 	}
 	execv(nook, argv);
 	oci_error("exec %s: %s", nook, strerror(errno));
@@ -228,10 +247,22 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Until the guest booted and holds the workload: 0, or 1 after one error line (the VMM
- * is gone or killed then). */
-static int wait_held(const char *dir, pid_t pid)
+/* The reason create's child wrote before it exited, or NULL (it reached exec). */
+static const char *child_reason(int err_fd, char *buf, size_t len)
 {
+	ssize_t n = err_fd >= 0 ? read(err_fd, buf, len - 1) : -1;
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = 0;
+	return buf;
+}
+
+/* Until the guest booted and holds the workload: 0, or 1 after exactly one error line
+ * (the VMM is gone or killed then). err_fd: the child's reason pipe. */
+static int wait_held(const char *dir, pid_t pid, int err_fd)
+{
+	char reason[1024];
 	static uint8_t buf[RUN_CTL_MAX_PAYLOAD + 1];
 	long t0 = now_ms();
 	struct run_ctl_frame f;
@@ -239,9 +270,12 @@ static int wait_held(const char *dir, pid_t pid)
 
 	/* The VMM makes the socket before it boots the guest: a few ms after the fork. */
 	while (fd < 0) {
-		if (waitpid(pid, &ws, WNOHANG) == pid)
+		if (waitpid(pid, &ws, WNOHANG) == pid) {
+			if (child_reason(err_fd, reason, sizeof(reason)))
+				return oci_error("%s", reason);
 			return oci_error("the VMM exited before the guest booted (status %d)",
 					 WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+		}
 		if (now_ms() - t0 > OCI_BOOT_TIMEOUT_MS) {
 			kill(pid, SIGKILL);
 			return oci_error("the VMM did not open its control socket");
@@ -269,11 +303,13 @@ static int wait_held(const char *dir, pid_t pid)
 	close(fd);
 	if (r == 0 && f.type == RUN_CTL_HELD)
 		return 0;
-	if (r == 0 && f.type == RUN_CTL_ERROR)
-		oci_error("the VMM: %s", (char *)buf);
 	/* EOF: the VMM ended during the boot; its own messages went to the container's
-	 * stderr. */
+	 * stderr. An error frame is the one line reported. */
 	kill(pid, SIGKILL);
+	if (r == 0 && f.type == RUN_CTL_ERROR) {
+		waitpid(pid, &ws, 0);
+		return oci_error("the VMM: %s", (char *)buf);
+	}
 	if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws))
 		return oci_error("the guest did not come up (VMM exit status %d)", WEXITSTATUS(ws));
 	return oci_error("the guest did not come up");
@@ -286,7 +322,7 @@ static int cmd_create(const char *root, const char *id, const char *bundle,
 	char err[512], nook[PATH_MAX], dir[PATH_MAX], abs_bundle[PATH_MAX];
 	char ctl[PATH_MAX + 16], records[PATH_MAX + 16], marker[PATH_MAX + 16], pidbuf[32];
 	char **argv = NULL;
-	int master = -1, slave = -1, ret = 1;
+	int master = -1, slave = -1, ret = 1, errp[2] = { -1, -1 };
 	long t0 = now_ms();
 	pid_t pid;
 
@@ -339,14 +375,22 @@ static int cmd_create(const char *root, const char *id, const char *bundle,
 		close(master);
 		master = -1;
 	}
+	if (pipe2(errp, O_CLOEXEC)) {
+		oci_error("pipe: %s", strerror(errno));
+		goto fail;
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		oci_error("fork: %s", strerror(errno));
 		goto fail;
 	}
-	if (pid == 0)
-		create_child(&plan, argv, nook, slave);
+	if (pid == 0) {
+		close(errp[0]);
+		create_child(&plan, argv, nook, slave, errp[1]);
+	}
+	close(errp[1]);
+	errp[1] = -1;
 	if (slave >= 0)
 		close(slave);
 	slave = -1;
@@ -363,7 +407,7 @@ static int cmd_create(const char *root, const char *id, const char *bundle,
 			goto fail;
 		}
 	}
-	if (wait_held(dir, pid))
+	if (wait_held(dir, pid, errp[0]))
 		goto fail;
 	/* For bench-oci: how long create took (the guest's boot, mostly). */
 	snprintf(pidbuf, sizeof(pidbuf), "%ld\n", now_ms() - t0);
@@ -375,6 +419,10 @@ fail:
 	oci_cgroup_remove(dir);
 	oci_state_remove(dir);
 out:
+	if (errp[0] >= 0)
+		close(errp[0]);
+	if (errp[1] >= 0)
+		close(errp[1]);
 	if (master >= 0)
 		close(master);
 	if (slave >= 0)
