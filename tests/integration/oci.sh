@@ -17,6 +17,7 @@ mkdir -p "$T"/img/{bin,proc,sys,dev,etc,tmp} "$T"/data
 cp /bin/busybox "$T"/img/bin/
 for c in sh ls cat id echo pwd sleep uname sha256sum head trap hostname grep stty tty wc; do ln -sf busybox "$T/img/bin/$c"; done
 echo "root:x:0:0:root:/root:/bin/sh" > "$T"/img/etc/passwd
+cp "$B"/tests/oci_personality "$T"/img/bin/personality || { echo "check-oci: build/tests/oci_personality missing"; exit 1; }
 pm() {
 	podman --root "$T/storage" --runroot "$T/runroot" --storage-driver vfs \
 		--cgroup-manager cgroupfs --events-backend file --runtime "$OCI" "$@"
@@ -152,6 +153,10 @@ check "the workload has the spec's capabilities (under podman's default seccomp 
 	"CapEff:0000000000002001 CapBnd:0000000000002001 "
 check "an exec has them too" "$(pm exec "$id" sh -c 'while read k v; do case $k in CapEff:|CapBnd:) printf "%s%s " $k $v;; esac; done < /proc/self/status' 2>&1)" \
 	"CapEff:0000000000002001 CapBnd:0000000000002001 "
+# podman's default profile answers what it does not allow with ENOSYS (defaultErrnoRet 38);
+# the guest kernel has personality(), allowed below under the mkdir-only profile.
+has "podman's default seccomp profile denies personality(ADDR_NO_RANDOMIZE)" "$(pm exec "$id" personality 2>&1)" \
+	"personality=Function not implemented"
 pm rm -f "$id" >/dev/null 2>&1; check "rm -f" "$?" 0
 check "delete removed the container's cgroup" "$(ls -d /sys/fs/cgroup/memory"$cg" /sys/fs/cgroup"$cg" 2>/dev/null | grep -c "libpod-$id")" 0
 out=$(pm run --rm --memory 100m "${RUNOPTS[@]}" localhost/nook-oci-bb true 2>&1); rc=$?
@@ -160,10 +165,11 @@ has "... with one clear error" "$out" "a VM needs at least 192 MiB"
 # A tiny seccomp profile denying mkdir with EPERM: it fails inside the container.
 echo '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}' > "$T"/deny-mkdir.json
 out=$(pm run --rm "${RUNOPTS[@]}" --security-opt seccomp="$T"/deny-mkdir.json localhost/nook-oci-bb \
-	sh -c 'mkdir /tmp/x; echo "rc=$?"' 2>&1)
+	sh -c 'mkdir /tmp/x; echo "rc=$?"; personality' 2>&1)
 if grep -q '^CONFIG_SECCOMP_FILTER=y' "$B"/guest/config 2>/dev/null; then
 	has "seccomp: the denied mkdir fails" "$out" "rc=1"
 	has "seccomp: ... with EPERM" "$out" "Operation not permitted"
+	has "seccomp: what the profile allows still runs (personality)" "$out" "personality=allowed"
 else
 	# The guest kernel has no CONFIG_SECCOMP: the init skips the profile (README).
 	has "seccomp: without guest kernel support the profile is skipped, the container runs" "$out" "rc=0"

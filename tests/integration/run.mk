@@ -16,5 +16,10 @@ check-kconfig: $(BUILD)/nook $(if $(GUEST_DIR),$(GUEST_DIR)/vmlinux)
 .PHONY: check-oci
 TEST_TARGETS += check-oci
 
-check-oci: $(BUILD)/nook $(BUILD)/nook-oci $(if $(GUEST_DIR),$(GUEST_DIR)/vmlinux)
+# A static probe copied into the test image: is a syscall denied by the seccomp profile?
+$(BUILD)/tests/oci_personality: tests/integration/oci_personality.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static -s -o $@ $<
+
+check-oci: $(BUILD)/nook $(BUILD)/nook-oci $(BUILD)/tests/oci_personality $(if $(GUEST_DIR),$(GUEST_DIR)/vmlinux)
 	tests/integration/oci.sh $(BUILD)

@@ -101,6 +101,15 @@ Test(oci_spec, annotations_and_defaults)
 	cr_assert(strstr(joined(&p), " --cpus 2 --memory 300M -- true"), "%s", joined(&p));
 	cr_assert(p.terminal);
 	oci_plan_free(&p);
+	/* nook.memory reads like nook's --memory: a bare number is MiB, "1GiB" works. */
+	cr_assert_eq(translate("{\"process\":{\"args\":[\"true\"]},\"root\":{\"path\":\"rootfs\"},"
+			       "\"annotations\":{\"nook.memory\":\"384\"}}", &p, err), 0, "%s", err);
+	cr_assert(strstr(joined(&p), " --memory 384 -- true"), "%s", joined(&p));
+	oci_plan_free(&p);
+	cr_assert_eq(translate("{\"process\":{\"args\":[\"true\"]},\"root\":{\"path\":\"rootfs\"},"
+			       "\"annotations\":{\"nook.memory\":\"1GiB\"}}", &p, err), 0, "%s", err);
+	cr_assert(strstr(joined(&p), " --memory 1GiB -- true"), "%s", joined(&p));
+	oci_plan_free(&p);
 }
 
 /* Each bad spec: one clear error, nothing returned. */
@@ -124,6 +133,8 @@ Test(oci_spec, bad_specs)
 		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"mounts\":[{\"destination\":\"/a\",\"type\":\"bind\",\"source\":\"rel\"}]}", "bind source must be" },
 		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"annotations\":{\"nook.cpus\":\"0\"}}", "nook.cpus=0" },
 		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"annotations\":{\"nook.memory\":\"lots\"}}", "nook.memory=lots" },
+		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"linux\":{\"resources\":{\"memory\":{\"limit\":\"1G\"}}}}", "linux.resources" },
+		{ "{\"process\":{\"args\":[\"x\"]},\"root\":{\"path\":\"rootfs\"},\"linux\":{\"resources\":{\"cpu\":[]}}}", "linux.resources" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

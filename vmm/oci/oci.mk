@@ -10,8 +10,9 @@ ALL_TARGETS += $(BUILD)/nook-oci
 .PHONY: nook-oci
 nook-oci: $(BUILD)/nook-oci
 
-# run_ctl.o: the control frames nook-oci exchanges with the VMM (vmm/run_ctl.h).
-$(BUILD)/nook-oci: $(OCI_OBJS) $(BUILD)/obj/vmm/run_ctl.o | $(BUILD)/nook
+# run_ctl.o: the control frames nook-oci exchanges with the VMM (vmm/run_ctl.h);
+# cli_size.o: nook's size parser, for the nook.memory annotation.
+$(BUILD)/nook-oci: $(OCI_OBJS) $(BUILD)/obj/vmm/run_ctl.o $(BUILD)/obj/vmm/cli_size.o | $(BUILD)/nook
 	$(CC) $(CFLAGS) -o $@ $^ -ljson-c -lseccomp
 
 # The config.json translation is unit-tested (tests/unit/oci_spec_test.c).

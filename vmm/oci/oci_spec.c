@@ -5,6 +5,7 @@
  */
 #include "vmm/oci/oci_spec.h"
 #include "vmm/oci/oci_seccomp.h"
+#include "vmm/config.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -311,21 +312,14 @@ static int spec_mounts(struct json_object *spec, struct oci_plan *p, char *err, 
 	return 0;
 }
 
-/* A size for --memory: digits and an optional K/M/G suffix, in MiB (0 when invalid). */
+/* A size for nook's --memory, in MiB (0 when invalid): nook's own parser. */
 static int64_t size_mib(const char *s)
 {
-	size_t n = strspn(s, "0123456789");
-	int64_t v;
+	uint64_t bytes;
 
-	if (n == 0 || n >= 12 || (s[n] && (!strchr("KkMmGg", s[n]) || s[n + 1])))
+	if (cli_parse_size(s, &bytes) || (bytes >> 20) > INT32_MAX)
 		return 0;
-	v = strtoll(s, NULL, 10);
-	switch (s[n]) {
-	case 'K': case 'k': return v >> 10;
-	case 'G': case 'g': return v << 10;
-	case 0: return v >> 20;	/* bytes, as nook's --memory takes them */
-	default: return v;
-	}
+	return (int64_t)(bytes >> 20);
 }
 
 /*
@@ -375,8 +369,9 @@ static int spec_resources(struct json_object *spec, struct oci_plan *p, char *er
 		p->cgroup.mem_limit = json_object_get_int64(v);
 		snprintf(memory, sizeof(memory), "%" PRId64 "M", limit_mib - OCI_CGROUP_HEADROOM_MIB);
 	}
-
-	bad = false;
+	/* A limit of the wrong type is an error, never silently no limit. */
+	if (bad)
+		return oci_fail(err, errlen, "config.json: a field of linux.resources (or linux itself) has the wrong type");
 	ann = get_typed(spec, "annotations", json_type_object, &bad);
 	if ((v = get_typed(ann, "nook.cpus", json_type_string, &bad))) {
 		char *end;
