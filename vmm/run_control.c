@@ -16,6 +16,7 @@
 
 #include "vmm/err.h"
 #include "vmm/event_loop.h"
+#include "vmm/landlock.h"
 #include "vmm/log.h"
 #include "vmm/run_ctl.h"
 
@@ -41,6 +42,10 @@ struct ctl_client {
 struct run_control {
 	struct event_loop *loop;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	/* The socket's directory and name: the VMM has left the host's root by the time it
+	 * removes the socket (--sandbox), so the path no longer names it. */
+	int dir_fd;
+	const char *name;
 	int listen_fd;
 	int to_guest[2];		/* [1] is ours (non-blocking), [0] the port's in_fd */
 	int from_guest[2];		/* [0] is ours (non-blocking), [1] the port's out_fd */
@@ -425,6 +430,24 @@ static int ctl_listen(struct run_control *c, const char *path, char *err, size_t
 	    listen(c->listen_fd, 8))
 		return err_printf(err, errlen, "--control %s: %s", path, strerror(errno));
 	snprintf(c->path, sizeof(c->path), "%s", path);
+	{
+		char *slash = strrchr(c->path, '/');
+
+		if (slash == c->path) {
+			c->dir_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		} else if (slash) {
+			*slash = 0;
+			c->dir_fd = open(c->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			*slash = '/';
+		} else {
+			c->dir_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		}
+		c->name = slash ? slash + 1 : c->path;
+		/* Under Landlock the event loop may remove files in that directory only. */
+		if (c->dir_fd >= 0)
+			landlock_allow(c->dir_fd, LANDLOCK_KIND(THREAD_EVENT_LOOP),
+				       LANDLOCK_FS_REMOVE_FILE);
+	}
 	if (evl_add(c->loop, c->listen_fd, ctl_on_accept, c))
 		return err_printf(err, errlen, "--control: cannot watch the socket");
 	return 0;
@@ -441,7 +464,7 @@ struct run_control *run_control_create(struct event_loop *loop, const char *path
 		return NULL;
 	}
 	c->loop = loop;
-	c->listen_fd = c->timer_fd = -1;
+	c->listen_fd = c->timer_fd = c->dir_fd = -1;
 	c->to_guest[0] = c->to_guest[1] = c->from_guest[0] = c->from_guest[1] = -1;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
@@ -485,8 +508,13 @@ void run_control_destroy(struct run_control *c)
 		evl_del(c->loop, c->listen_fd);
 		close(c->listen_fd);
 	}
-	if (c->path[0])
+	if (c->dir_fd >= 0) {
+		if (unlinkat(c->dir_fd, c->name, 0) && errno != ENOENT)
+			log_warn("--control %s: cannot remove the socket: %s", c->path, strerror(errno));
+		close(c->dir_fd);
+	} else if (c->path[0]) {
 		unlink(c->path);
+	}
 	if (c->timer_fd >= 0) {
 		evl_del(c->loop, c->timer_fd);
 		close(c->timer_fd);
